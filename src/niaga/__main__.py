@@ -1,0 +1,5 @@
+"""`python -m niaga` runs the CLI."""
+
+from niaga.cli import main
+
+main()

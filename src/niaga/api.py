@@ -1,0 +1,11 @@
+"""The JSON API under /api/v1: every domain's router, in one place."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from niaga.identity.api import router as identity_router
+from niaga.web.deps import TransactionalRoute
+
+api_router = APIRouter(prefix="/api/v1", route_class=TransactionalRoute)
+api_router.include_router(identity_router)

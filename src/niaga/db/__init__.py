@@ -1,0 +1,1 @@
+"""Database plumbing: engine, sessions, declarative base, migrations."""

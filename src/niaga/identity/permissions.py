@@ -1,0 +1,70 @@
+"""Roles and their fixed permission sets (policies.md K5). Domains add their permissions here."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(str, enum.Enum):
+    """Staff roles, highest first."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+    AGENT = "agent"
+    CASHIER = "cashier"
+    AUDITOR = "auditor"
+
+
+class Perm(str, enum.Enum):
+    """Every permission a route can require."""
+
+    ACCOUNT_SELF = "account.self"  # own profile, password, sessions, second factor
+    DASHBOARD = "dashboard.view"
+    TENANT_READ = "tenant.read"
+    TENANT_UPDATE = "tenant.update"
+    STAFF_READ = "staff.read"
+    STAFF_INVITE = "staff.invite"
+    STAFF_MANAGE = "staff.manage"  # change roles, disable accounts
+    TOKENS_MANAGE = "tokens.manage"  # own API tokens
+    AUDIT_READ = "audit.read"
+    PRIVACY_INVENTORY = "privacy.inventory"
+
+
+_ALL = frozenset(Perm)
+_READ_ONLY = frozenset(
+    {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.AUDIT_READ, Perm.PRIVACY_INVENTORY}
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.OWNER: _ALL,
+    Role.ADMIN: _ALL,
+    Role.MANAGER: frozenset(
+        {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.TOKENS_MANAGE, Perm.PRIVACY_INVENTORY}
+    ),
+    Role.AGENT: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.TOKENS_MANAGE}),
+    Role.CASHIER: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ}),
+    Role.AUDITOR: _READ_ONLY,
+}
+
+# Who may give which role: nobody hands out a role above their own; only the owner makes admins.
+ASSIGNABLE: dict[Role, frozenset[Role]] = {
+    Role.OWNER: frozenset(set(Role) - {Role.OWNER}),
+    Role.ADMIN: frozenset({Role.MANAGER, Role.AGENT, Role.CASHIER, Role.AUDITOR}),
+}
+
+
+def has_permission(role: str, perm: Perm) -> bool:
+    """True when the role's fixed set includes the permission."""
+    try:
+        return perm in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def can_assign(actor_role: str, target_role: str) -> bool:
+    """True when a staff member of `actor_role` may give someone `target_role`."""
+    try:
+        return Role(target_role) in ASSIGNABLE.get(Role(actor_role), frozenset())
+    except ValueError:
+        return False

@@ -1,0 +1,348 @@
+"""Personal fields: declared once on the model, encrypted at rest under the person's key.
+
+    class Contact(TenantOwned, SubjectOwned, Base):
+        email = personal(Category.CONTACT, [Purpose.U1], retention=Retention.RELATIONSHIP, index="email")
+
+`personal()` adds a binary column with the field's name that holds ciphertext, and a descriptor that
+decrypts on read and encrypts at flush. Every declaration lands in `REGISTRY`, from which the data
+inventory, exports, erasure, retention and the published policy are derived (DESIGN.md rule 4).
+
+Ciphertext layout: b"\x01" (format) || subject key version (4 bytes) || nonce (12) || ciphertext || tag.
+Associated data binds tenant, subject, table, column and row, so a ciphertext moved anywhere else fails.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import ForeignKeyConstraint, LargeBinary, event, inspect
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm import Mapped, Session, declared_attr, foreign, mapped_column, object_session, relationship
+
+from niaga.privacy.keys import NONCE_BYTES
+
+FORMAT_V1 = b"\x01"
+
+
+class Category(str, enum.Enum):
+    """Categories of personal data (UU PDP: general and specific data)."""
+
+    IDENTITY = "identity"
+    CONTACT = "contact"
+    IDENTIFICATION = "identification"
+    FINANCIAL = "financial"
+    TRANSACTION = "transaction"
+    COMMUNICATION = "communication"
+    LOCATION = "location"
+    DEVICE = "device"
+    SPECIFIC = "specific"
+
+
+class Purpose(str, enum.Enum):
+    """Purposes of processing, policies.md U1-U10."""
+
+    U1 = "U1"  # provide and operate the service
+    U2 = "U2"  # technical support
+    U3 = "U3"  # monitor, maintain, improve, security testing
+    U4 = "U4"  # billing and payments
+    U5 = "U5"  # service communications
+    U6 = "U6"  # marketing, with consent
+    U7 = "U7"  # research / analytics on de-identified data
+    U8 = "U8"  # aggregate counts
+    U9 = "U9"  # security, fraud, AML, KYC
+    U10 = "U10"  # legal obligations
+
+
+class Retention(str, enum.Enum):
+    """How long a field is kept (policies.md T1-T2; tax records 10 years)."""
+
+    ACCOUNT = "account"  # while the staff account exists
+    RELATIONSHIP = "relationship"  # while the customer relationship lasts, then erased on request or tenant exit
+    SESSION = "session"  # until the session ends
+    TAX_10Y = "tax-10y"  # 10 years (Indonesian tax law); identity removed on erasure
+    SHORT_90D = "90d"  # 90 days
+
+
+class Unreadable:
+    """What a personal field reads as when its key is gone ("erased") or the bytes are damaged."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"[{self.reason}]"
+
+    __repr__ = __str__
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unreadable) and other.reason == self.reason
+
+    def __hash__(self) -> int:
+        return hash(("unreadable", self.reason))
+
+
+ERASED = Unreadable("erased")
+UNREADABLE = Unreadable("unreadable")
+
+
+def is_readable(value: object) -> bool:
+    """False for the erased / unreadable markers."""
+    return not isinstance(value, Unreadable)
+
+
+# -- codecs ---------------------------------------------------------------------------------------
+_ENCODERS = {
+    str: lambda v: str(v).encode(),
+    date: lambda v: v.isoformat().encode(),
+    int: lambda v: str(int(v)).encode(),
+    dict: lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode(),
+    list: lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode(),
+}
+_DECODERS = {
+    str: lambda b: b.decode(),
+    date: lambda b: date.fromisoformat(b.decode()),
+    int: lambda b: int(b.decode()),
+    dict: lambda b: json.loads(b),
+    list: lambda b: json.loads(b),
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What is declared about one personal column."""
+
+    table: str
+    column: str
+    category: Category
+    purposes: tuple[Purpose, ...]
+    retention: Retention
+    python_type: type
+    index: str | None  # "email" | "phone" | "words" | "digits" | "exact"
+    unique: bool
+    scope: str  # "tenant" or "platform" (blind-index key scope)
+    recipients: tuple[str, ...]
+    description: str
+    model: type = field(compare=False, repr=False, default=object)
+
+    @property
+    def key(self) -> str:
+        """'table.column', the name used in the blind index and the inventory."""
+        return f"{self.table}.{self.column}"
+
+
+REGISTRY: list[FieldSpec] = []
+
+
+def registered_fields(model: type | None = None) -> list[FieldSpec]:
+    """All declared personal fields (of one model, when given)."""
+    return [f for f in REGISTRY if model is None or f.model is model]
+
+
+class PersonalAttribute:
+    """Descriptor for one personal field; the ciphertext lives in the mapped attribute `<name>_sealed`."""
+
+    def __init__(self, **spec: Any) -> None:
+        self._spec_args = spec
+        self.name = ""
+        self.sealed_attr = ""
+        self.spec: FieldSpec | None = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.sealed_attr = f"{name}_sealed"
+        table = owner.__dict__.get("__tablename__")
+        if table is None:  # declared on a mixin: bound when the concrete class is created
+            return
+        self.spec = FieldSpec(table=table, column=name, model=owner, **self._spec_args)
+        REGISTRY.append(self.spec)
+        setattr(owner, self.sealed_attr, mapped_column(name, LargeBinary, nullable=True))
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        state = obj.__dict__
+        pending = state.get("_niaga_plain")
+        if pending and self.name in pending:
+            return pending[self.name]
+        sealed = getattr(obj, self.sealed_attr)
+        if sealed is None:
+            return None
+        cache = state.setdefault("_niaga_open", {})
+        hit = cache.get(self.name)
+        if hit is not None and hit[0] is sealed:
+            return hit[1]
+        value = _open(obj, self, sealed)
+        cache[self.name] = (sealed, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if isinstance(value, Unreadable):
+            raise ValueError(f"cannot store the {value} marker in {self.name}")
+        obj.__dict__.setdefault("_niaga_plain", {})[self.name] = value
+        state = inspect(obj)
+        if state.persistent:
+            # Mark the row changed so the unit of work flushes it; the value is sealed at flush.
+            getattr(obj, self.sealed_attr)
+            flag_modified(obj, self.sealed_attr)
+
+
+def personal(
+    category: Category,
+    purposes: list[Purpose] | tuple[Purpose, ...],
+    *,
+    retention: Retention,
+    python_type: type = str,
+    index: str | None = None,
+    unique: bool = False,
+    scope: str = "tenant",
+    recipients: tuple[str, ...] = (),
+    description: str = "",
+) -> Any:
+    """Declare a personal field (category, purposes, retention) stored encrypted under the subject's key."""
+    if python_type not in _ENCODERS:
+        raise TypeError(f"personal fields cannot hold {python_type!r}")
+    if unique and index is None:
+        raise TypeError("a unique personal field needs a blind index")
+    return PersonalAttribute(
+        category=category,
+        purposes=tuple(purposes),
+        retention=retention,
+        python_type=python_type,
+        index=index,
+        unique=unique,
+        scope=scope,
+        recipients=tuple(recipients),
+        description=description,
+    )
+
+
+class SubjectOwned:
+    """Rows holding personal fields name their data subject; the subject's key comes with the row."""
+
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(index=True, sort_order=-18)
+
+    @declared_attr
+    def subject(cls):  # noqa: ANN201, N805
+        from niaga.privacy.models import DataSubject
+
+        return relationship(
+            DataSubject,
+            primaryjoin=lambda: (cls.tenant_id == DataSubject.tenant_id) & (foreign(cls.subject_id) == DataSubject.id),
+            lazy="joined",
+        )
+
+
+def subject_fk() -> ForeignKeyConstraint:
+    """The tenant-inclusive foreign key from a SubjectOwned table to data_subjects."""
+    return ForeignKeyConstraint(["tenant_id", "subject_id"], ["data_subjects.tenant_id", "data_subjects.id"])
+
+
+def _aad(obj: Any, spec: FieldSpec) -> bytes:
+    return f"{obj.tenant_id.hex}:{obj.subject_id.hex}:{spec.table}.{spec.column}:{obj.id.hex}".encode()
+
+
+def _open(obj: Any, attr: PersonalAttribute, sealed: bytes) -> Any:
+    from niaga.privacy.vault import get_vault
+
+    subject = obj.subject
+    if subject is None or subject.key_wrapped is None:
+        return ERASED
+    session = object_session(obj)
+    try:
+        cipher = get_vault().subject_cipher(session, subject)
+        if cipher is None:
+            return ERASED
+        if sealed[:1] != FORMAT_V1:
+            raise ValueError("unknown ciphertext format")
+        body = sealed[5:]
+        plain = cipher.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(obj, attr.spec))
+        return _DECODERS[attr.spec.python_type](plain)
+    except (InvalidTag, ValueError, UnicodeDecodeError):
+        _note_unreadable(session, obj, attr.spec)
+        return UNREADABLE
+
+
+def _note_unreadable(session: Session | None, obj: Any, spec: FieldSpec) -> None:
+    if session is not None:
+        session.info.setdefault("niaga_unreadable", []).append((obj.tenant_id, spec.key, obj.id))
+
+
+def _seal(session: Session, obj: Any, pending: dict[str, Any]) -> None:
+    from niaga.privacy import blind_index
+    from niaga.privacy.vault import get_vault
+
+    cls = type(obj)
+    if getattr(obj, "id", None) is None:
+        from niaga.db.base import new_id
+
+        obj.id = new_id()
+    subject = obj.subject
+    if subject is None and obj.subject_id is not None:
+        from niaga.privacy.models import DataSubject
+
+        subject = session.get(DataSubject, (obj.tenant_id, obj.subject_id))
+    if subject is None:
+        if any(v is not None for v in pending.values()):
+            raise ValueError(f"{cls.__name__} has personal values but no data subject")
+    elif obj.subject_id is None:
+        obj.subject_id = subject.id
+    cipher = get_vault().subject_cipher(session, subject) if subject is not None else None
+    opened = obj.__dict__.setdefault("_niaga_open", {})
+    for name, value in pending.items():
+        attr: PersonalAttribute = getattr(cls, name)
+        spec = attr.spec
+        if value is None:
+            sealed = None
+        elif cipher is None:
+            raise ValueError(f"cannot write {spec.key}: the data subject has been erased")
+        else:
+            nonce = os.urandom(NONCE_BYTES)
+            header = FORMAT_V1 + subject.key_version.to_bytes(4, "big")
+            sealed = header + nonce + cipher.encrypt(nonce, _ENCODERS[spec.python_type](value), _aad(obj, spec))
+        setattr(obj, attr.sealed_attr, sealed)
+        opened[name] = (sealed, value)
+        if spec.index:
+            blind_index.replace_entries(session, obj, spec, value)
+    pending.clear()
+
+
+@event.listens_for(Session, "before_flush")
+def _seal_pending_values(session: Session, _ctx: Any, _instances: Any) -> None:
+    from niaga.privacy import blind_index
+
+    for obj in list(session.new) + list(session.dirty):
+        pending = obj.__dict__.get("_niaga_plain")
+        if pending:
+            _seal(session, obj, pending)
+    for obj in list(session.deleted):
+        if registered_fields(type(obj)):
+            blind_index.drop_row_entries(session, obj)
+
+
+__all__ = [
+    "Category",
+    "Purpose",
+    "Retention",
+    "ERASED",
+    "UNREADABLE",
+    "Unreadable",
+    "FieldSpec",
+    "REGISTRY",
+    "SubjectOwned",
+    "personal",
+    "registered_fields",
+    "subject_fk",
+    "is_readable",
+]

@@ -1,0 +1,242 @@
+"""The vault: creates, unwraps, caches and rotates tenant and subject keys.
+
+One vault per process, configured at start-up from the key provider. Tenant keys are cached (bounded);
+subject keys are unwrapped from the row read in the same query as the data, so an erasure made by any
+process takes effect everywhere at once (a cache hit needs the wrapped key bytes that erasure deleted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import uuid
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from niaga.db.base import new_id, utcnow
+from niaga.privacy.keys import KEY_BYTES, BoundedCache, KeyConfigError, KeyProvider, open_sealed, seal
+from niaga.privacy.models import DataSubject, PlatformKey, TenantKey
+
+PLATFORM_SCOPE = uuid.UUID(int=0)
+
+
+def _tenant_aad(tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
+    return f"niaga/tenant-key/{tenant_id.hex}/{purpose}/{version}".encode()
+
+
+def _subject_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
+    return f"niaga/subject-key/{tenant_id.hex}/{subject_id.hex}/{version}".encode()
+
+
+class Vault:
+    """Key operations over one key provider."""
+
+    def __init__(self, provider: KeyProvider, cache_size: int = 4096) -> None:
+        self.provider = provider
+        self._tenant_keys = BoundedCache(cache_size)
+        self._subject_ciphers = BoundedCache(cache_size * 4)
+        self._index_keys = BoundedCache(cache_size * 4)
+
+    # -- tenant keys -------------------------------------------------------------------------------
+    def create_tenant_keys(self, session: Session, tenant_id: uuid.UUID) -> None:
+        """Give a new tenant its data key and index key (version 1)."""
+        for purpose in ("data", "index"):
+            key = os.urandom(KEY_BYTES)
+            master_version, wrapped = self.provider.wrap(key, _tenant_aad(tenant_id, purpose, 1))
+            session.add(
+                TenantKey(tenant_id=tenant_id, purpose=purpose, version=1, master_version=master_version, wrapped=wrapped)
+            )
+            self._tenant_keys.put((tenant_id, purpose, 1), key)
+
+    def _active_tenant_version(self, session: Session, tenant_id: uuid.UUID, purpose: str) -> int:
+        version = session.scalar(
+            select(TenantKey.version)
+            .where(TenantKey.tenant_id == tenant_id, TenantKey.purpose == purpose, TenantKey.retired_at.is_(None))
+            .order_by(TenantKey.version.desc())
+            .limit(1)
+        )
+        if version is None:
+            raise KeyConfigError(f"tenant {tenant_id} has no active {purpose} key")
+        return version
+
+    def tenant_key(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
+        """The unwrapped tenant key of a purpose and version."""
+        cached = self._tenant_keys.get((tenant_id, purpose, version))
+        if cached is not None:
+            return cached
+        row = session.get(TenantKey, (tenant_id, purpose, version))
+        if row is None or row.wrapped is None:
+            raise KeyConfigError(f"tenant {purpose} key version {version} is missing or destroyed")
+        key = self.provider.unwrap(row.master_version, row.wrapped, _tenant_aad(tenant_id, purpose, version))
+        self._tenant_keys.put((tenant_id, purpose, version), key)
+        return key
+
+    # -- subject keys ------------------------------------------------------------------------------
+    def new_subject(self, session: Session, tenant_id: uuid.UUID, kind: str) -> DataSubject:
+        """Create a data subject with a fresh key wrapped by the tenant's active data key."""
+        subject_id = new_id()
+        tenant_version = self._active_tenant_version(session, tenant_id, "data")
+        tenant_key = self.tenant_key(session, tenant_id, "data", tenant_version)
+        key = os.urandom(KEY_BYTES)
+        subject = DataSubject(
+            tenant_id=tenant_id,
+            id=subject_id,
+            kind=kind,
+            key_version=1,
+            tenant_key_version=tenant_version,
+            key_wrapped=seal(tenant_key, key, _subject_aad(tenant_id, subject_id, 1)),
+        )
+        session.add(subject)
+        self._subject_ciphers.put((tenant_id, subject_id, subject.key_wrapped), AESGCM(key))
+        return subject
+
+    def subject_cipher(self, session: Session | None, subject: DataSubject) -> AESGCM | None:
+        """The subject's AES-GCM cipher, or None when the subject was erased."""
+        wrapped = subject.key_wrapped
+        if wrapped is None:
+            return None
+        cache_key = (subject.tenant_id, subject.id, wrapped)
+        cipher = self._subject_ciphers.get(cache_key)
+        if cipher is not None:
+            return cipher
+        if session is None:
+            raise KeyConfigError("a detached record cannot load its tenant key")
+        tenant_key = self.tenant_key(session, subject.tenant_id, "data", subject.tenant_key_version)
+        key = open_sealed(tenant_key, wrapped, _subject_aad(subject.tenant_id, subject.id, subject.key_version))
+        cipher = AESGCM(key)
+        self._subject_ciphers.put(cache_key, cipher)
+        return cipher
+
+    def forget_subject(self, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> None:
+        """Drop a subject's cached cipher (called on erasure)."""
+        self._subject_ciphers.discard_where(lambda k: k[0] == tenant_id and k[1] == subject_id)
+
+    # -- blind-index keys --------------------------------------------------------------------------
+    def index_key(self, session: Session, tenant_id: uuid.UUID, field: str) -> bytes:
+        """HMAC key for one field's blind index, derived per tenant (or the platform) and field."""
+        cached = self._index_keys.get((tenant_id, field))
+        if cached is not None:
+            return cached
+        if tenant_id == PLATFORM_SCOPE:
+            root = self._platform_key(session, "index")
+        else:
+            root = self.tenant_key(session, tenant_id, "index", 1)
+        derived = hmac.new(root, f"niaga/blind-index/{field}".encode(), hashlib.sha256).digest()
+        self._index_keys.put((tenant_id, field), derived)
+        return derived
+
+    def _platform_key(self, session: Session, name: str) -> bytes:
+        row = session.get(PlatformKey, name)
+        aad = f"niaga/platform-key/{name}".encode()
+        if row is None:
+            key = os.urandom(KEY_BYTES)
+            master_version, wrapped = self.provider.wrap(key, aad)
+            session.add(PlatformKey(name=name, master_version=master_version, wrapped=wrapped))
+            session.flush()
+            return key
+        return self.provider.unwrap(row.master_version, row.wrapped, aad)
+
+    def platform_secret(self, session: Session, name: str) -> bytes:
+        """A named platform-wide secret (CSRF, address hashing), created on first use."""
+        cached = self._index_keys.get((PLATFORM_SCOPE, f"secret:{name}"))
+        if cached is None:
+            cached = self._platform_key(session, name)
+            self._index_keys.put((PLATFORM_SCOPE, f"secret:{name}"), cached)
+        return cached
+
+    # -- rotation ----------------------------------------------------------------------------------
+    def rotate_master(self, session: Session) -> int:
+        """Re-wrap every tenant and platform key under the provider's active master version."""
+        target = self.provider.active_version
+        count = 0
+        for row in session.scalars(select(TenantKey).where(TenantKey.wrapped.is_not(None))):
+            if row.master_version == target:
+                continue
+            aad = _tenant_aad(row.tenant_id, row.purpose, row.version)
+            key = self.provider.unwrap(row.master_version, row.wrapped, aad)
+            row.master_version, row.wrapped = self.provider.wrap(key, aad, target)
+            count += 1
+        for row in session.scalars(select(PlatformKey)):
+            if row.master_version == target:
+                continue
+            aad = f"niaga/platform-key/{row.name}".encode()
+            key = self.provider.unwrap(row.master_version, row.wrapped, aad)
+            row.master_version, row.wrapped = self.provider.wrap(key, aad, target)
+            count += 1
+        session.flush()
+        return count
+
+    def rotate_tenant(self, session: Session, tenant_id: uuid.UUID) -> tuple[int, int]:
+        """New tenant data key version; re-wrap every live subject key under it. Returns (version, subjects)."""
+        old_version = self._active_tenant_version(session, tenant_id, "data")
+        new_version = old_version + 1
+        new_key = os.urandom(KEY_BYTES)
+        master_version, wrapped = self.provider.wrap(new_key, _tenant_aad(tenant_id, "data", new_version))
+        session.add(
+            TenantKey(
+                tenant_id=tenant_id, purpose="data", version=new_version, master_version=master_version, wrapped=wrapped
+            )
+        )
+        count = 0
+        subjects = session.scalars(
+            select(DataSubject).where(DataSubject.tenant_id == tenant_id, DataSubject.key_wrapped.is_not(None))
+        )
+        for subject in subjects:
+            aad = _subject_aad(tenant_id, subject.id, subject.key_version)
+            old_key = self.tenant_key(session, tenant_id, "data", subject.tenant_key_version)
+            key = open_sealed(old_key, subject.key_wrapped, aad)
+            subject.key_wrapped = seal(new_key, key, aad)
+            subject.tenant_key_version = new_version
+            count += 1
+        for row in session.scalars(
+            select(TenantKey).where(
+                TenantKey.tenant_id == tenant_id, TenantKey.purpose == "data", TenantKey.version < new_version
+            )
+        ):
+            row.retired_at = row.retired_at or utcnow()
+        self._tenant_keys.put((tenant_id, "data", new_version), new_key)
+        session.flush()
+        return new_version, count
+
+    def destroy_retired(self, session: Session, tenant_id: uuid.UUID | None = None) -> int:
+        """Destroy retired tenant data key versions no subject still depends on."""
+        query = select(TenantKey).where(TenantKey.retired_at.is_not(None), TenantKey.wrapped.is_not(None))
+        if tenant_id is not None:
+            query = query.where(TenantKey.tenant_id == tenant_id)
+        destroyed = 0
+        for row in session.scalars(query):
+            in_use = session.scalar(
+                select(DataSubject.id)
+                .where(
+                    DataSubject.tenant_id == row.tenant_id,
+                    DataSubject.tenant_key_version == row.version,
+                    DataSubject.key_wrapped.is_not(None),
+                )
+                .limit(1)
+            )
+            if in_use is None:
+                row.wrapped = None
+                self._tenant_keys.discard_where(lambda k, r=row: k == (r.tenant_id, r.purpose, r.version))
+                destroyed += 1
+        session.flush()
+        return destroyed
+
+
+_vault: Vault | None = None
+
+
+def configure_vault(provider: KeyProvider) -> Vault:
+    """Install the process-wide vault."""
+    global _vault
+    _vault = Vault(provider)
+    return _vault
+
+
+def get_vault() -> Vault:
+    """The process-wide vault; start-up must have configured it."""
+    if _vault is None:
+        raise KeyConfigError("the key vault is not configured (call niaga.app.bootstrap first)")
+    return _vault

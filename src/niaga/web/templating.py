@@ -1,0 +1,67 @@
+"""Jinja2 rendering with the catalog, CSRF token and display helpers in every template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from niaga.kit.messages import translate
+from niaga.kit.money import format_rupiah
+from niaga.kit.phone import display_phone
+from niaga.privacy.fields import Unreadable
+from niaga.web.deps import CSRF_COOKIE, LANG_COOKIE, csrf_token_for, ensure_csrf_cookie
+from niaga.web.i18n import gettext_for, pick_locale
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.autoescape = True
+templates.env.filters["rupiah"] = format_rupiah
+
+
+def request_locale(request: Request) -> str:
+    """The UI language for this request."""
+    principal = getattr(request.state, "principal", None)
+    return pick_locale(
+        request.cookies.get(LANG_COOKIE), principal.locale if principal else None,
+        request.app.state.settings.default_locale,
+    )
+
+
+def _personal_filter(gettext):  # noqa: ANN001, ANN202
+    def render(value: Any) -> Any:
+        if isinstance(value, Unreadable):
+            label = gettext("erased") if value.reason == "erased" else gettext("unreadable")
+            return Markup('<span class="erased">') + escape(label) + Markup("</span>")
+        return "" if value is None else value
+
+    return render
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Any:
+    """Render a page in the request's language, with the CSRF token at hand."""
+    locale = request_locale(request)
+    gettext = gettext_for(locale)
+    cookie = ensure_csrf_cookie(request)
+    ctx = {
+        "_": gettext,
+        "t": lambda message: translate(message, gettext),
+        "locale": locale,
+        "csrf_token": csrf_token_for(request.state.db, cookie),
+        "principal": getattr(request.state, "principal", None),
+        "pv": _personal_filter(gettext),
+        "phone": lambda v: display_phone(v) if isinstance(v, str) and v else _personal_filter(gettext)(v),
+        "path": request.url.path,
+    }
+    ctx.update(context or {})
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    new_cookie = getattr(request.state, "new_csrf_cookie", None)
+    if new_cookie:
+        response.set_cookie(
+            CSRF_COOKIE, new_cookie, httponly=True, samesite="lax",
+            secure=request.app.state.settings.require_https, path="/",
+        )
+    return response
