@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         """Database reachability and whether migrations are current."""
         db = request.app.state.database
         try:
-            with db.engine.connect() as conn:
+            with db.engine.connect().execution_options(readonly=True) as conn:
                 conn.execute(text("SELECT 1"))
             reachable = True
             current = migrate.is_current(db.engine)

@@ -22,6 +22,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
+def _sqlite_begin(conn) -> None:  # noqa: ANN001
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    conn.exec_driver_sql("BEGIN" if options.get("readonly") else "BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine with niaga's per-dialect defaults."""
     parsed = make_url(url)
@@ -30,8 +37,11 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Let SQLAlchemy own BEGIN so SAVEPOINT-based test isolation works on pysqlite.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # SQLAlchemy owns BEGIN (so SAVEPOINTs work on pysqlite). IMMEDIATE takes the write lock up
+        # front: SQLite allows one writer, and a deferred transaction that read first and writes later
+        # fails at once with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
+        # Connections opened with execution_options(readonly=True) begin deferred: they never write.
+        event.listen(engine, "begin", _sqlite_begin)
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_connection, _record) -> None:  # noqa: ANN001

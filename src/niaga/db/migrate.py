@@ -36,7 +36,7 @@ def head_revision() -> str | None:
 
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at (None when empty)."""
-    with engine.connect() as conn:
+    with engine.connect().execution_options(readonly=True) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

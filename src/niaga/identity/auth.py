@@ -19,7 +19,7 @@ from niaga.identity.accounts import _user_field, clean_email
 from niaga.identity.models import ApiToken, LoginThrottle, StaffSession, User
 from niaga.identity.passwords import Passwords
 from niaga.identity.permissions import ROLE_PERMISSIONS, Perm, Role
-from niaga.identity.principal import Principal
+from niaga.identity.principal import Principal, client_ref
 from niaga.kit.errors import NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from niaga.kit.messages import Msg
 from niaga.privacy import audit, blind_index
@@ -93,7 +93,7 @@ def check_password_login(
     matches = blind_index.find_platform_rows(session, _user_field("email"), normalized)
     user = session.get(User, matches[0]) if matches else None
     ok = passwords.verify(user.password_hash if user else None, password)
-    actor = Actor("anonymous", None, addr_key)
+    actor = Actor("anonymous", None, client_ref(session, client))
     if not ok or user is None or user.status != "active":
         locked = _fail(session, acct_key, settings.login_max_failures, settings, now)
         if addr_key:

@@ -194,7 +194,7 @@ class PersonalAttribute:
         state = inspect(obj)
         if state.persistent:
             # Mark the row changed so the unit of work flushes it; the value is sealed at flush.
-            getattr(obj, self.sealed_attr)
+            setattr(obj, self.sealed_attr, getattr(obj, self.sealed_attr))
             flag_modified(obj, self.sealed_attr)
 
 
