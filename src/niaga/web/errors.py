@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -15,13 +16,18 @@ from niaga.kit.messages import translate
 from niaga.privacy import audit
 from niaga.privacy.audit import Actor
 from niaga.web.deps import CsrfFailed, Forbidden, Unauthorized
-from niaga.web.i18n import gettext_for
+from niaga.web.i18n import N_, gettext_for
 
 log = get_logger("niaga.errors")
 PROBLEM = "application/problem+json"
-TITLES = {400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 410: "Gone", 413: "Request too large", 415: "Unsupported media type",
-          422: "Invalid input", 429: "Too many requests", 500: "Server error"}
+TITLES = {400: N_("Bad request"), 401: N_("Sign-in required"), 403: N_("Not allowed"), 404: N_("Not found"),
+          405: N_("Method not allowed"), 409: N_("Conflict"), 410: N_("Gone"), 413: N_("Request too large"),
+          415: N_("Unsupported media type"), 422: N_("Invalid input"), 429: N_("Too many requests"),
+          500: N_("Server error")}
+ERROR_TITLE = N_("Error")
+NOT_FOUND = N_("This page does not exist.")
+INVALID_INPUT = N_("Some fields are missing or invalid.")
+SERVER_ERROR = N_("Something went wrong on our side. Nothing was saved; please try again.")
 
 
 def _is_api(request: Request) -> bool:
@@ -39,8 +45,9 @@ def _locale(request: Request) -> str:
 
 def problem(request: Request, status: int, detail: str, *, code: str = "about:blank",
             errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    """An RFC 9457 problem response."""
-    body: dict = {"type": code, "title": TITLES.get(status, "Error"), "status": status, "detail": detail}
+    """An RFC 9457 problem response; the title is in the caller's language (the detail already is)."""
+    title = gettext_for(_locale(request))(TITLES.get(status, ERROR_TITLE))
+    body: dict = {"type": code, "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
@@ -101,27 +108,39 @@ async def validation_error(request: Request, exc: RequestValidationError):  # no
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         errors[".".join(loc) or "body"] = err.get("msg", "invalid")
-    detail = "Some fields are missing or invalid."
+    detail = gettext_for(_locale(request))(INVALID_INPUT)
     if _is_api(request):
         return problem(request, 422, detail, code="validation-failed", errors=errors)
-    return _page_error(request, 422, gettext_for(_locale(request))(detail))
+    return _page_error(request, 422, detail)
 
 
 async def http_error(request: Request, exc: StarletteHTTPException):  # noqa: ANN201
     """404 for unknown routes, 405, and other framework errors."""
-    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+    gettext = gettext_for(_locale(request))
+    default = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else None
     if exc.status_code == 404:
-        detail = "This page does not exist."
+        detail = NOT_FOUND
+    elif not isinstance(exc.detail, str) or exc.detail == default:
+        detail = TITLES.get(exc.status_code, ERROR_TITLE)  # the framework's English phrase: use ours
+    else:
+        detail = exc.detail
+    detail = gettext(detail)
     if _is_api(request):
         return problem(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
-    return _page_error(request, exc.status_code, gettext_for(_locale(request))(detail))
+    return _page_error(request, exc.status_code, detail, getattr(exc, "headers", None))
 
 
 async def unexpected_error(request: Request, exc: Exception):  # noqa: ANN201
     """Last resort: log the type and route, never the request's data."""
     route = request.scope.get("route")
     log.error("unhandled error", error=type(exc).__name__, route=getattr(route, "path", "(unmatched)"), exc_info=exc)
-    return problem(request, 500, "Something went wrong on our side. Nothing was saved; please try again.")
+    detail = gettext_for(_locale(request))(SERVER_ERROR)
+    if not _is_api(request):
+        try:
+            return _page_error(request, 500, detail)
+        except Exception:  # noqa: BLE001 - the page itself may need what just failed (the database)
+            log.error("could not render the error page", route=getattr(route, "path", "(unmatched)"))
+    return problem(request, 500, detail)
 
 
 def install(app: FastAPI) -> None:

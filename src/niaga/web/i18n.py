@@ -1,33 +1,62 @@
 """UI language: gettext catalogs (.po, read with Babel) for Bahasa Indonesia (default) and English.
 
 Message ids are the English text, so English needs no translations and a missing Indonesian entry
-shows English rather than an empty string (a test keeps the Indonesian catalog complete).
+shows English rather than an empty string (tests/web/test_i18n.py keeps the Indonesian catalog complete).
+
+Where the ids come from (the same extraction the test runs, mirrored in `babel.cfg` for pybabel):
+- `_("…")` and `gettext("…")` in templates and Python;
+- `Msg("…")` service messages (kit/messages.py), translated when rendered;
+- `N_("…")` marks constants (problem titles) that are translated later;
+- keyed ids built in templates, such as `_('role:' ~ user.role)`: every value of each family is listed in
+  `keyed_message_ids()`, and the English catalog gives them their English text (`role:owner` → `Owner`).
+
+After adding strings, run `python -m niaga.web.i18n` to add the new ids to both catalogs, then translate
+the empty Indonesian entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
 
 LOCALES = ("id", "en")
 LOCALE_DIR = Path(__file__).parent / "locales"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+KEYWORDS = {"_": None, "gettext": None, "Msg": None, "N_": None}
+# Relative to the package directory (src/niaga); babel.cfg says the same relative to the repository.
+METHOD_MAP = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
+PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a constant for extraction; it is translated where it is shown."""
+    return message
+
+
+def catalog_path(locale: str) -> Path:
+    """Where a locale's catalog lives."""
+    return LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
 
 
 @lru_cache(maxsize=None)
 def catalog(locale: str) -> dict[str, str]:
-    """msgid → translation for one locale (empty translations are left out)."""
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    """msgid → translation for one locale (empty and fuzzy translations are left out)."""
+    path = catalog_path(locale)
     if not path.exists():
         return {}
     with path.open("rb") as fh:
         po = read_po(fh, locale=locale)
-    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string}
+    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
-def gettext_for(locale: str) -> Callable[[str], str]:
+def gettext_for(locale: str) -> Callable[..., str]:
     """A gettext function for a locale; unknown ids fall back to the English id."""
     table = catalog(locale if locale in LOCALES else "id")
 
@@ -44,3 +73,86 @@ def pick_locale(requested: str | None, user_locale: str | None, default: str) ->
         if candidate in LOCALES:
             return candidate
     return "id"
+
+
+# -- catalog maintenance (used by the completeness test and `python -m niaga.web.i18n`) --------------
+def keyed_message_ids() -> dict[str, tuple[str, ...]]:
+    """Families of ids that templates build from a stored value (`_('role:' ~ u.role)`), with every value."""
+    from niaga.identity.accounts import INDUSTRIES
+    from niaga.identity.permissions import Role
+
+    return {
+        "role": tuple(r.value for r in Role),
+        "industry": tuple(INDUSTRIES),
+        "status": ("active", "disabled"),  # identity.models User.status
+        "outcome": ("ok", "denied", "failed"),  # privacy.audit AuditEvent.outcome
+    }
+
+
+def extract_messages(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[str, int]]]:
+    """Every literal message id in the package, with where it is used."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(package_dir), METHOD_MAP, {}, keywords=KEYWORDS, strip_comment_tags=True
+    ):
+        if isinstance(message, tuple):  # a plural or a call with more arguments: the id is the first
+            message = message[0]
+        if message:
+            found.setdefault(message, []).append((filename, lineno))
+    for family, values in keyed_message_ids().items():
+        for value in values:
+            found.setdefault(f"{family}:{value}", [])
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    """The `{name}` fields of a message (format syntax; `{{` escapes are not fields)."""
+    return set(PLACEHOLDER.findall(text.replace("{{", "").replace("}}", "")))
+
+
+def iter_problems(locale: str = "id") -> Iterator[str]:
+    """Human-readable problems of one catalog: missing translations and placeholder mismatches."""
+    table = catalog(locale)
+    for message, where in sorted(extract_messages().items()):
+        place = f"{where[0][0]}:{where[0][1]}" if where else "(keyed id)"
+        keyed = ":" in message and message.split(":", 1)[0] in keyed_message_ids() and " " not in message
+        if locale == "id" or keyed:
+            if message not in table:
+                yield f"{place}: no {locale} translation for {message!r}"
+                continue
+        translated = table.get(message)
+        if translated is not None and placeholders(translated) != placeholders(message):
+            yield f"{place}: placeholders differ in {locale} for {message!r}: {translated!r}"
+
+
+def update_catalogs() -> None:
+    """Add newly extracted ids to both catalogs (keeping translations) and drop ids no longer used."""
+    found = extract_messages()
+    for locale in LOCALES:
+        path = catalog_path(locale)
+        if path.exists():
+            with path.open("rb") as fh:
+                old = read_po(fh, locale=locale)
+        else:
+            old = Catalog(locale=locale)
+        new = Catalog(locale=locale, project="niaga", version="1", charset="utf-8", fuzzy=False,
+                      header_comment=f"# niaga UI messages ({locale}). Ids are the English text; "
+                                     "update with `python -m niaga.web.i18n`.",
+                      creation_date=old.creation_date, revision_date=old.creation_date,
+                      last_translator="niaga team", language_team="niaga team")
+        for message, where in sorted(found.items(), key=lambda item: (item[1][0] if item[1] else ("~", 0), item[0])):
+            previous = old.get(message)
+            new.add(message, previous.string if previous else "", locations=[(f, n) for f, n in where[:3]],
+                    flags=previous.flags if previous else ())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            write_po(fh, new, width=110, sort_output=False, include_previous=False, include_lineno=False)
+    catalog.cache_clear()
+
+
+if __name__ == "__main__":
+    update_catalogs()
+    missing = list(iter_problems("id")) + list(iter_problems("en"))
+    for line in missing:
+        print(line, file=sys.stderr)
+    sys.exit(1 if missing else 0)
