@@ -179,6 +179,11 @@ class PersonalAttribute:
         sealed = getattr(obj, self.sealed_attr)
         if sealed is None:
             return None
+        subject = obj.subject
+        if subject is not None and subject.key_wrapped is None:
+            # Checked before the per-object cache: a value read before an erasure in the same session
+            # must not outlive the key.
+            return ERASED
         cache = state.setdefault("_niaga_open", {})
         hit = cache.get(self.name)
         if hit is not None and hit[0] is sealed:
@@ -275,8 +280,44 @@ def _open(obj: Any, attr: PersonalAttribute, sealed: bytes) -> Any:
 
 
 def _note_unreadable(session: Session | None, obj: Any, spec: FieldSpec) -> None:
+    note_unreadable(session, obj.tenant_id, spec.key, obj.id, obj.subject_id)
+
+
+def note_unreadable(session: Session | None, tenant_id: uuid.UUID, what: str, row_id: uuid.UUID,
+                    subject_id: uuid.UUID | None) -> None:
+    """Queue an audit event for damaged personal data (a field or a file) found while reading."""
     if session is not None:
-        session.info.setdefault("niaga_unreadable", []).append((obj.tenant_id, spec.key, obj.id))
+        incident = (tenant_id, what, row_id, subject_id)
+        noted = session.info.setdefault("niaga_unreadable", [])
+        if incident not in noted:
+            noted.append(incident)
+
+
+@event.listens_for(Session, "before_commit")
+def _audit_unreadable(session: Session) -> None:
+    """One `privacy.unreadable` audit event per damaged value read in this transaction.
+
+    Reads do not flush, so the events are written when the request's transaction commits; a
+    transaction that rolls back forgets them, and the next read of the damaged value notes it again.
+    Only ids and the field name are recorded, never the bytes.
+    """
+    incidents = session.info.pop("niaga_unreadable", None)
+    if not incidents:
+        return
+    from niaga.privacy import audit
+
+    for tenant_id, what, row_id, subject_id in incidents:
+        table = what.split(".", 1)[0]
+        audit.record(
+            session, tenant_id, "privacy.unreadable", audit.Actor.system(), outcome="failed",
+            target_type=table, target_id=row_id, subject_id=subject_id, details={"field": what},
+        )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_unreadable(session: Session, _previous: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop("niaga_unreadable", None)
 
 
 def _seal(session: Session, obj: Any, pending: dict[str, Any]) -> None:
