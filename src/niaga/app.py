@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Privacy-first business platform for Indonesian SMEs. JSON API under /api/v1.",
         docs_url="/api/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.router.route_class = TransactionalRoute
     app.state.settings = settings

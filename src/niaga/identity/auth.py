@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -314,8 +315,15 @@ def totp_uri(secret: str, account: str, issuer: str = "niaga") -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
 
 
+def valid_totp_secret(secret: str) -> bool:
+    """True for a secret of the shape `new_totp_secret` makes."""
+    return bool(re.fullmatch(r"[A-Z2-7]{32}", secret or ""))
+
+
 def enable_totp(session: Session, user: User, secret: str, code: str, actor: Actor) -> None:
     """Turn on the second factor after the user proves their app produces valid codes."""
+    if not valid_totp_secret(secret):
+        raise ValidationFailed({"code": Msg("The setup expired. Start the two-step verification setup again.")})
     if not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
         raise ValidationFailed({"code": Msg("The code is not correct. Use the current code from your app.")})
     user.totp_secret = secret

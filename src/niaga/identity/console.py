@@ -122,6 +122,8 @@ def totp_enable(request: Request, form: dict = Depends(form_data),
     try:
         auth.enable_totp(session, user, secret, form.get("code", ""), p.actor)
     except ValidationFailed as exc:
+        if not auth.valid_totp_secret(secret):
+            secret = auth.new_totp_secret()
         setup = {"secret": secret, "uri": auth.totp_uri(secret, str(user.email))}
         return render(request, "identity/account.html",
                       _account_context(session, p, errors=exc.errors, totp_setup=setup), status_code=422)

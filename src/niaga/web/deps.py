@@ -184,3 +184,12 @@ def route_access(route: APIRoute) -> Require | _Public | None:
             return dep.call
         stack.extend(dep.dependencies)
     return None
+
+
+def app_routes(app: Any) -> list[tuple[str, APIRoute | Any]]:
+    """(full path, route) for every route, whether FastAPI flattens included routers or keeps them nested."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before nested router contexts: routes are already flat
+        return [(getattr(r, "path", ""), r) for r in app.routes]
+    return [(ctx.path or "", ctx.original_route) for ctx in iter_route_contexts(app.routes)]

@@ -1,0 +1,202 @@
+"""Every route, called as every role and as a member of another tenant (DESIGN.md rules 2 and 3).
+
+The matrix is generated from the app's routes: a new route is covered the moment it exists. It must
+declare its access (`Require(perm)` or `PUBLIC`); path parameters are filled with real records of
+tenant A, so tenant B's owner — who holds every permission in their own tenant — must get 404 and
+leave tenant A's data untouched and unseen.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from niaga.identity import auth, staff
+from niaga.identity.models import ApiToken, Invitation, StaffSession, Tenant, User
+from niaga.identity.permissions import ROLE_PERMISSIONS, Role
+from niaga.privacy.audit import Actor
+from niaga.web.deps import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, Require, app_routes, route_access
+from tests.conftest import api_token, csrf_pair
+
+NOT_API_ROUTES = {"/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/static"}
+
+# Bodies that would change tenant A's data if authorization or tenancy failed.
+API_BODIES = {
+    ("PATCH", "/api/v1/me"): {"full_name": "Penyusup", "phone": "081299998888", "locale": "en"},
+    ("PATCH", "/api/v1/tenant"): {"name": "Diambil Alih"},
+    ("PATCH", "/api/v1/staff/{user_id}"): {"status": "disabled"},
+    ("POST", "/api/v1/staff/invitations"): {"email": "penyusup@luar.example", "role": "agent"},
+    ("POST", "/api/v1/tokens"): {"label": "penyusup"},
+}
+PAGE_FORMS = {
+    "/staff/{user_id}": {"action": "disable"},
+    "/staff/invite": {"email": "penyusup@luar.example", "role": "agent"},
+    "/settings": {"name": "Diambil Alih", "industry": "retail", "timezone": "Asia/Jakarta", "locale": "id"},
+    "/account/profile": {"full_name": "Penyusup", "phone": "081299998888", "locale": "id"},
+    "/account/tokens": {"label": "penyusup"},
+}
+
+
+def all_routes(app) -> list[tuple[str, APIRoute]]:  # noqa: ANN001
+    return [(path, r) for path, r in app_routes(app) if isinstance(r, APIRoute)]
+
+
+def test_every_route_declares_its_access(app):
+    routes = all_routes(app)
+    assert len(routes) > 20
+    undeclared = [f"{sorted(r.methods)} {path}" for path, r in routes if route_access(r) is None]
+    assert not undeclared, f"routes without Require(...) or PUBLIC: {undeclared}"
+    others = {path for path, r in app_routes(app) if not isinstance(r, APIRoute)}
+    assert others <= NOT_API_ROUTES, f"unexpected non-API routes: {others - NOT_API_ROUTES}"
+
+
+class World:
+    """Tenant A with one member per role and a record of each kind; tenant B's owner as the outsider."""
+
+    def __init__(self, session, tenant_a, tenant_b, settings) -> None:  # noqa: ANN001
+        self.session = session
+        self.a, self.b = tenant_a, tenant_b
+        self.users = {Role.OWNER: tenant_a.owner}
+        for role in (Role.ADMIN, Role.MANAGER, Role.AGENT, Role.CASHIER, Role.AUDITOR):
+            self.users[role] = tenant_a.add_staff(session, role, name=f"Staf {role.value.title()} Sinar")
+        self.target = tenant_a.add_staff(session, Role.AGENT, name="Target Agen Sinar")
+        _, self.invitation = staff.invite(session, tenant_a.principal(), "calon@sinarabadi.example", "cashier",
+                                          settings)
+        _, self.owner_token = auth.create_token(session, tenant_a.owner, "a-token", [], Actor.system())
+        _, self.owner_session = auth.start_session(session, tenant_a.owner, settings, user_agent="x",
+                                                   client=None, client_ref=None)
+        session.commit()
+        self.params = {
+            "user_id": str(self.target.id),
+            "invitation_id": str(self.invitation.id),
+            "token_id": str(self.owner_token.id),
+            "session_id": str(self.owner_session.id),
+            "token": "bukan-token-undangan",
+            "code": "en",
+        }
+        self.secrets = ["Toko Sinar Abadi", "Target Agen Sinar", "Rina Kusuma", "calon@sinarabadi.example"]
+
+    def fill(self, template: str) -> str:
+        names = re.findall(r"{(\w+)}", template)
+        missing = [n for n in names if n not in self.params]
+        assert not missing, f"{template}: add a tenant-A record for path parameter(s) {missing} to the matrix"
+        path = template
+        for name in names:
+            path = path.replace("{" + name + "}", self.params[name])
+        return path
+
+    def fingerprint(self, database) -> tuple:  # noqa: ANN001
+        """What tenant A's records look like; an outsider's calls must not change it."""
+        s = database.session()
+        try:
+            return self._fingerprint(s)
+        finally:
+            s.rollback()
+            s.close()
+
+    def _fingerprint(self, s) -> tuple:  # noqa: ANN001
+        return (
+            s.get(Tenant, self.a.id).name,
+            s.get(User, (self.a.id, self.target.id)).status,
+            s.get(User, (self.a.id, self.target.id)).role,
+            str(s.get(User, (self.a.id, self.a.owner.id)).full_name),
+            s.get(Invitation, (self.a.id, self.invitation.id)).revoked_at,
+            s.get(ApiToken, (self.a.id, self.owner_token.id)).revoked_at,
+            s.get(StaffSession, (self.a.id, self.owner_session.id)).revoked_at,
+            len(list(s.scalars(select(Invitation).where(Invitation.tenant_id == self.a.id)))),
+            len(list(s.scalars(select(ApiToken).where(ApiToken.tenant_id == self.a.id)))),
+        )
+
+
+def _client(app, session, user: User | None, settings, api: bool) -> TestClient:  # noqa: ANN001
+    client = TestClient(app, raise_server_exceptions=False)
+    cookie, _ = csrf_pair(session)
+    client.cookies.set(CSRF_COOKIE, cookie)
+    if user is not None:
+        if api:
+            client.headers["Authorization"] = f"Bearer {api_token(session, user)}"
+        else:
+            token, _ = auth.start_session(session, user, settings, user_agent="matrix", client=None, client_ref=None)
+            session.commit()
+            client.cookies.set(SESSION_COOKIE, token)
+    return client
+
+
+def _call(client: TestClient, template: str, method: str, path: str, csrf: str):  # noqa: ANN201
+    api = template.startswith("/api/")
+    if method == "GET":
+        return client.get(path, follow_redirects=False)
+    if api:
+        body = API_BODIES.get((method, template), {})
+        return client.request(method, path, json=body, headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    form = {**PAGE_FORMS.get(template, {}), "csrf_token": csrf}
+    return client.request(method, path, data=form, follow_redirects=False)
+
+
+@pytest.fixture
+def world(session, tenant_a, tenant_b, settings) -> World:  # noqa: ANN001
+    return World(session, tenant_a, tenant_b, settings)
+
+
+def test_route_matrix_roles_and_tenants(app, session, database, world, settings):
+    _, csrf = csrf_pair(session)
+    identities: dict[str, User | None] = {"anonymous": None, **{r.value: u for r, u in world.users.items()},
+                                          "other-tenant-owner": world.b.owner}
+    failures: list[str] = []
+    for api in (True, False):
+        clients = {name: _client(app, session, user, settings, api) for name, user in identities.items()}
+        before = world.fingerprint(database)
+        for template, route in all_routes(app):
+            if template.startswith("/api/") != api:
+                continue
+            access = route_access(route)
+            for method in sorted(route.methods - {"HEAD"}):
+                path = world.fill(template)
+                for name, client in clients.items():
+                    # Each call runs in its own savepoint so one role's change cannot affect the next call.
+                    nested = database.connection.begin_nested()
+                    try:
+                        resp = _call(client, template, method, path, csrf)
+                        label = f"{method} {template} as {name}: {resp.status_code}"
+                        if name == "other-tenant-owner" and world.fingerprint(database) != before:
+                            failures.append(f"{label}, changed tenant A's records")
+                    finally:
+                        nested.rollback()
+                    if resp.status_code >= 500:
+                        failures.append(f"{label} (server error)")
+                        continue
+                    if access is PUBLIC:
+                        continue
+                    assert isinstance(access, Require)
+                    user = identities[name]
+                    if user is None:
+                        expected_anon = 401 if api else 303
+                        if resp.status_code != expected_anon or (not api and "/login" not in resp.headers["location"]):
+                            failures.append(f"{label}, expected {expected_anon} to sign-in")
+                        continue
+                    role = Role(user.role)
+                    allowed = access.perm in ROLE_PERMISSIONS[role]
+                    if not allowed and resp.status_code != 403:
+                        failures.append(f"{label}, expected 403 for {access.perm.value}")
+                    if allowed and resp.status_code in (401, 403):
+                        failures.append(f"{label}, role holds {access.perm.value} but was refused")
+                    if name == "other-tenant-owner":
+                        if "{" in template and resp.status_code not in (404, 403):
+                            failures.append(f"{label}, expected 404 for tenant A's record")
+                        leaked = [s for s in world.secrets if s in resp.text]
+                        if leaked:
+                            failures.append(f"{label}, response shows tenant A's data")
+    assert not failures, "\n".join(failures)
+
+
+def test_unknown_ids_are_404_not_500(client, session, tenant_a):
+    token = api_token(session, tenant_a.owner)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.patch(f"/api/v1/staff/{uuid.uuid4()}", json={"status": "disabled"}, headers=headers).status_code == 404
+    resp = client.patch("/api/v1/staff/not-a-uuid", json={"status": "disabled"}, headers=headers)
+    assert resp.status_code == 422 and resp.headers["content-type"].startswith("application/problem+json")
