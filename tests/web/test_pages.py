@@ -1,0 +1,109 @@
+"""Pages as a person sees them: forms re-shown with messages, erased people, notices, clean markup."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from niaga.identity.models import Tenant
+from niaga.identity.permissions import Role
+from niaga.privacy.models import DataSubject
+from niaga.privacy.vault import get_vault
+from niaga.web.deps import LANG_COOKIE
+from tests.conftest import PASSWORD, browser_login
+from tests.web.helpers import SIGNUP, page_problems, post_form, rows
+
+
+def test_sign_up_form_is_reshown_with_indonesian_messages_and_the_values_kept(client, session) -> None:  # noqa: ANN001
+    before = rows(session, Tenant)
+    too_young = (date.today() - timedelta(days=365 * 15)).isoformat()
+    response = post_form(client, "/signup", {**SIGNUP, "phone": "12345", "email": "bukan-email",
+                                             "birth_date": too_young, "accept_terms": ""})
+    assert response.status_code == 422
+    text = response.text
+    assert "Masukkan nomor HP Indonesia yang valid, contohnya 0812-3456-7890." in text
+    assert "Masukkan alamat email yang valid." in text
+    assert "Anda harus berusia minimal 18 tahun untuk menggunakan niaga." in text
+    assert "Mohon setujui syarat layanan dan kebijakan privasi." in text
+    assert 'value="Kedai Kopi Senja"' in text and 'value="Dewi Lestari"' in text  # typed values kept
+    assert PASSWORD not in text  # the password is never echoed back
+    assert 'aria-invalid="true"' in text and 'aria-describedby="h-phone e-phone"' in text
+    assert rows(session, Tenant) == before
+
+
+def test_a_weak_password_is_refused_with_the_reason(client, session) -> None:  # noqa: ANN001
+    client.cookies.set(LANG_COOKIE, "en")
+    response = post_form(client, "/signup", {**SIGNUP, "password": "password123"})
+    assert response.status_code == 422
+    assert "most common passwords" in response.text or "too easy to guess" in response.text
+
+
+def test_wrong_password_reshows_the_login_form_with_the_email(client, tenant_a) -> None:  # noqa: ANN001
+    response = post_form(client, "/login", {"email": "rina@sinarabadi.example", "password": "bukan-kata-sandinya"})
+    assert response.status_code == 401
+    assert "Email atau kata sandi salah." in response.text
+    assert 'value="rina@sinarabadi.example"' in response.text
+    assert 'role="alert"' in response.text
+
+
+def test_saved_changes_are_confirmed(client, session, tenant_a, settings) -> None:  # noqa: ANN001
+    browser_login(client, session, tenant_a.owner, settings)
+    response = post_form(client, "/settings", {"name": "Toko Sinar Abadi Jaya", "industry": "retail",
+                                               "timezone": "Asia/Jakarta", "locale": "id", "address": ""})
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert "Perubahan Anda telah disimpan." in page.text
+    assert 'value="Toko Sinar Abadi Jaya"' in page.text
+
+
+def test_an_erased_staff_member_shows_as_erased_not_as_an_error(client, session, tenant_a, settings) -> None:  # noqa: ANN001
+    cashier = tenant_a.add_staff(session, Role.CASHIER, email="budi@sinarabadi.example", name="Budi Santoso")
+    session.commit()
+    browser_login(client, session, tenant_a.owner, settings)
+    assert "Budi Santoso" in client.get("/staff").text
+
+    subject = session.scalar(select(DataSubject).where(DataSubject.tenant_id == tenant_a.id,
+                                                       DataSubject.id == cashier.subject_id))
+    subject.key_wrapped = None  # crypto-shredded: the key is gone, the ciphertext stays
+    session.commit()
+    get_vault().forget_subject(tenant_a.id, cashier.subject_id)
+
+    page = client.get("/staff")
+    assert page.status_code == 200
+    assert "Budi Santoso" not in page.text and "budi@sinarabadi.example" not in page.text
+    assert page.text.count('<span class="erased">dihapus</span>') >= 2  # name and email
+    assert "Rina Kusuma" in page.text  # the others are untouched
+    client.cookies.set(LANG_COOKIE, "en")
+    assert '<span class="erased">erased</span>' in client.get("/staff").text
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup", "/no-such-page"])
+def test_public_pages_have_no_inline_code_and_no_external_urls(client, path) -> None:  # noqa: ANN001
+    response = client.get(path)
+    assert page_problems(response.text) == []
+    assert '<link rel="stylesheet" href="/static/niaga.css">' in response.text
+    assert '<meta name="viewport"' in response.text
+
+
+def test_staff_pages_have_no_inline_code_and_no_external_urls(client, session, tenant_a, settings) -> None:  # noqa: ANN001
+    browser_login(client, session, tenant_a.owner, settings)
+    invited = post_form(client, "/staff/invite", {"email": "sari@sinarabadi.example", "role": "agent"},
+                        form_page="/staff")
+    assert invited.status_code == 200
+    for response in (invited, *(client.get(p) for p in ("/dashboard", "/account", "/settings", "/staff"))):
+        assert response.status_code == 200
+        assert page_problems(response.text) == [], response.url
+
+
+def test_the_scanner_sees_inline_code() -> None:
+    bad = '<p style="x" onclick="y()">a</p><script>alert(1)</script><img src="https://cdn.example/a.png">'
+    assert len(page_problems(bad)) == 5
+
+
+def test_static_assets_are_served(client) -> None:  # noqa: ANN001
+    css = client.get("/static/niaga.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    js = client.get("/static/niaga.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
