@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1, description="argon2id passes; changing it rehashes on next login.")
     argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory in KiB.")
     backup_retention_days: int = Field(30, ge=1, description="Backups older than this are pruned (policies T3).")
+    max_file_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest file the encrypted file store accepts (bytes)."
+    )
     demo_password: str = Field("Demo-niaga-2026!", description="Password of the demo accounts made by `niaga demo`.")
 
     @field_validator("default_locale")
