@@ -51,9 +51,9 @@ class SignUpForm:
 
 
 def clean_email(raw: str) -> str | None:
-    """The normalised address, or None when it is not a valid email."""
+    """The normalised, lower-cased address, or None when it is not a valid email."""
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         return None
 
