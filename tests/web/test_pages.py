@@ -107,3 +107,16 @@ def test_static_assets_are_served(client) -> None:  # noqa: ANN001
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     js = client.get("/static/niaga.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+
+
+def test_times_are_shown_in_the_business_time_zone_and_phones_as_dialled(client, session, tenant_a, settings) -> None:  # noqa: ANN001
+    tenant_a.tenant.timezone = "Asia/Jayapura"
+    session.commit()
+    browser_login(client, session, tenant_a.owner, settings)
+    dashboard = client.get("/dashboard").text
+    assert "<dd>WIT</dd>" in dashboard
+    account = client.get("/account").text
+    assert " WIT</td>" in account and "UTC" not in account
+    assert 'value="0812-9876-5432"' in account  # stored as +6281298765432, shown the Indonesian way
+    client.cookies.set(LANG_COOKIE, "en")
+    assert " WIT</td>" in client.get("/account").text

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from niaga.identity.accounts import TIMEZONES
 from niaga.kit.messages import translate
 from niaga.kit.money import format_rupiah
 from niaga.kit.phone import display_phone
@@ -29,6 +34,44 @@ def request_locale(request: Request) -> str:
         request.cookies.get(LANG_COOKIE), principal.locale if principal else None,
         request.app.state.settings.default_locale,
     )
+
+
+DEFAULT_ZONE = "Asia/Jakarta"
+TIME_FORMATS = {"id": "d MMM y HH.mm", "en": "d MMM y HH:mm"}
+
+
+def tenant_zone(request: Request) -> str:
+    """The signed-in tenant's time zone (WIB for visitors), looked up once per request."""
+    zone = getattr(request.state, "tenant_zone", None)
+    if zone:
+        return zone
+    zone = DEFAULT_ZONE
+    principal = getattr(request.state, "principal", None)
+    session = getattr(request.state, "db", None)
+    if principal is not None and session is not None:
+        from niaga.identity.models import Tenant
+
+        tenant = session.get(Tenant, principal.tenant_id)
+        if tenant is not None and tenant.timezone in TIMEZONES:
+            zone = tenant.timezone
+    request.state.tenant_zone = zone
+    return zone
+
+
+def _local_time(request: Request, locale: str):  # noqa: ANN202
+    """`when(dt)`: a stored UTC time shown in the tenant's zone, e.g. "17 Agu 2026 10.05 WIB" (rule 6)."""
+
+    def when(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        zone = tenant_zone(request)
+        text = format_datetime(value, TIME_FORMATS.get(locale, TIME_FORMATS["id"]), tzinfo=ZoneInfo(zone),
+                               locale=locale)
+        return f"{text} {TIMEZONES[zone]}"
+
+    return when
 
 
 def _personal_filter(gettext):  # noqa: ANN001, ANN202
@@ -55,6 +98,8 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "pv": _personal_filter(gettext),
         "phone": lambda v: display_phone(v) if isinstance(v, str) and v else _personal_filter(gettext)(v),
         "path": request.url.path,
+        "when": _local_time(request, locale),
+        "zone_label": lambda zone: TIMEZONES.get(zone, zone),
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
