@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from niaga.crm.api import router as crm_router
 from niaga.identity.api import router as identity_router
 from niaga.web.deps import TransactionalRoute
 
 api_router = APIRouter(prefix="/api/v1", route_class=TransactionalRoute)
 api_router.include_router(identity_router)
+api_router.include_router(crm_router)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from niaga.config import Settings
+from niaga.crm.demo import SEEDERS as CRM_SEEDERS
 from niaga.identity import staff
 from niaga.identity.accounts import SignUpForm, sign_up
 from niaga.identity.models import Tenant
@@ -34,8 +35,8 @@ class DemoResult:
     logins: list[tuple[str, str]] = field(default_factory=list)
 
 
-# Domains append functions (session, settings, owner principal) that add their demo records.
-SEEDERS: list[Callable[[Session, Settings, Principal], None]] = []
+# Functions (session, settings, owner principal) that add each domain's demo records, in order.
+SEEDERS: list[Callable[[Session, Settings, Principal], None]] = [*CRM_SEEDERS]
 
 
 def seed_demo(session: Session, settings: Settings, force: bool = False) -> DemoResult | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKeyConstraint, Index, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKeyConstraint, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from niaga.db.base import Base, TenantOwned, Timestamped, new_id, utcnow
@@ -143,6 +143,34 @@ class ApiToken(TenantOwned, Base):
     __table_args__ = (ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),)
 
 
+class Team(TenantOwned, Base):
+    """A group of staff (e.g. "Sales Jogja"); agents see their teams' records."""
+
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+
+class TeamMember(Base):
+    """Membership of a staff member in a team."""
+
+    __tablename__ = "team_members"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    team_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "team_id"], ["teams.tenant_id", "teams.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+        Index("ix_team_members_user", "tenant_id", "user_id"),
+    )
+
+
 class LoginThrottle(Base):
     """Failed sign-in counter for one account or one client address (keys are keyed hashes, not values)."""
 
@@ -156,4 +184,4 @@ class LoginThrottle(Base):
     __table_args__ = (Index("ix_login_throttles_locked_until", "locked_until"),)
 
 
-__all__ = ["Tenant", "User", "Invitation", "StaffSession", "ApiToken", "LoginThrottle"]
+__all__ = ["Tenant", "User", "Invitation", "StaffSession", "ApiToken", "Team", "TeamMember", "LoginThrottle"]

@@ -29,21 +29,41 @@ class Perm(str, enum.Enum):
     TOKENS_MANAGE = "tokens.manage"  # own API tokens
     AUDIT_READ = "audit.read"
     PRIVACY_INVENTORY = "privacy.inventory"
+    TEAMS_MANAGE = "teams.manage"
+    # CRM (record-level visibility narrows what agents see: crm/visibility.py)
+    CONTACTS_READ = "contacts.read"
+    CONTACTS_WRITE = "contacts.write"
+    CONTACTS_MERGE = "contacts.merge"
+    CONTACTS_IMPORT = "contacts.import"
+    CONTACTS_EXPORT = "contacts.export"
+    DEALS_READ = "deals.read"
+    DEALS_WRITE = "deals.write"
+    PIPELINES_MANAGE = "pipelines.manage"
+    TICKETS_READ = "tickets.read"
+    TICKETS_WRITE = "tickets.write"
+    SLA_MANAGE = "sla.manage"
 
 
 _ALL = frozenset(Perm)
 _READ_ONLY = frozenset(
-    {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.AUDIT_READ, Perm.PRIVACY_INVENTORY}
+    {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.AUDIT_READ, Perm.PRIVACY_INVENTORY,
+     Perm.CONTACTS_READ, Perm.DEALS_READ, Perm.TICKETS_READ}
 )
+_CRM_WORK = frozenset(
+    {Perm.CONTACTS_READ, Perm.CONTACTS_WRITE, Perm.DEALS_READ, Perm.DEALS_WRITE, Perm.TICKETS_READ, Perm.TICKETS_WRITE}
+)
+_CRM_LEAD = _CRM_WORK | {Perm.CONTACTS_MERGE, Perm.CONTACTS_IMPORT, Perm.CONTACTS_EXPORT, Perm.PIPELINES_MANAGE,
+                         Perm.SLA_MANAGE, Perm.TEAMS_MANAGE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: _ALL,
     Role.ADMIN: _ALL,
     Role.MANAGER: frozenset(
         {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.TOKENS_MANAGE, Perm.PRIVACY_INVENTORY}
-    ),
-    Role.AGENT: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.TOKENS_MANAGE}),
-    Role.CASHIER: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ}),
+    ) | _CRM_LEAD,
+    Role.AGENT: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.TOKENS_MANAGE}) | _CRM_WORK,
+    # Cashiers look customers up at the till (loyalty, receipts); the point-of-sale domain widens this.
+    Role.CASHIER: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.CONTACTS_READ}),
     Role.AUDITOR: _READ_ONLY,
 }
 
@@ -52,6 +72,10 @@ ASSIGNABLE: dict[Role, frozenset[Role]] = {
     Role.OWNER: frozenset(set(Role) - {Role.OWNER}),
     Role.ADMIN: frozenset({Role.MANAGER, Role.AGENT, Role.CASHIER, Role.AUDITOR}),
 }
+
+
+# Roles that see every record of the tenant; the others see their own and their teams' records.
+FULL_VISIBILITY = frozenset({Role.OWNER, Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
 
 def has_permission(role: str, perm: Perm) -> bool:

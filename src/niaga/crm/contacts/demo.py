@@ -1,0 +1,12 @@
+"""Demo records for CRM contacts (added by the contacts work)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from niaga.config import Settings
+from niaga.identity.principal import Principal
+
+
+def seed(session: Session, settings: Settings, owner: Principal) -> None:
+    """Add demo contacts records to the demo business."""
