@@ -8,7 +8,9 @@ from pathlib import Path
 from babel.messages.frontend import parse_mapping_cfg
 
 from niaga.web import i18n
-from niaga.web.i18n import extract_messages, gettext_for, iter_problems, keyed_message_ids, placeholders
+from niaga.web.i18n import (
+    declared_message_ids, extract_messages, gettext_for, iter_problems, keyed_message_ids, placeholders,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "src" / "niaga" / "web" / "templates"
@@ -34,6 +36,13 @@ def test_extraction_sees_templates_services_web_helpers_and_marked_constants() -
     assert "erased" in found  # gettext() in templating.py
     assert "Request too large" in found  # N_() problem title in errors.py
     assert "role:cashier" in found and "industry:food" in found  # keyed ids
+
+
+def test_descriptions_of_personal_fields_are_in_the_catalog_too() -> None:
+    """The privacy inventory shows each declared field's description through `_()`."""
+    declared = declared_message_ids()
+    assert declared, "no personal field declarations found"
+    assert set(declared) <= set(extract_messages())
 
 
 def test_every_literal_in_templates_is_extracted() -> None:

@@ -8,7 +8,9 @@ Where the ids come from (the same extraction the test runs, mirrored in `babel.c
 - `Msg("…")` service messages (kit/messages.py), translated when rendered;
 - `N_("…")` marks constants (problem titles) that are translated later;
 - keyed ids built in templates, such as `_('role:' ~ user.role)`: every value of each family is listed in
-  `keyed_message_ids()`, and the English catalog gives them their English text (`role:owner` → `Owner`).
+  `keyed_message_ids()`, and the English catalog gives them their English text (`role:owner` → `Owner`);
+- declared texts shown with `_(row.description)`: the descriptions and recipients of personal fields
+  (`declared_message_ids()`).
 
 After adding strings, run `python -m niaga.web.i18n` to add the new ids to both catalogs, then translate
 the empty Indonesian entries.
@@ -89,6 +91,22 @@ def keyed_message_ids() -> dict[str, tuple[str, ...]]:
     }
 
 
+def declared_message_ids() -> dict[str, str]:
+    """Texts that live in declarations rather than calls and are shown through `_()`: the description and
+    recipients of every personal field and file kind (the privacy inventory page). Text → where declared."""
+    try:
+        from niaga.privacy.inventory import build_inventory
+    except ImportError:  # the inventory is not part of this build
+        return {}
+    found: dict[str, str] = {}
+    for row in build_inventory():
+        where = f"declared: {row.table}.{row.column}"
+        for text in (row.description, *row.recipients):
+            if text:
+                found.setdefault(text, where)
+    return found
+
+
 def extract_messages(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[str, int]]]:
     """Every literal message id in the package, with where it is used."""
     found: dict[str, list[tuple[str, int]]] = {}
@@ -102,6 +120,8 @@ def extract_messages(package_dir: Path = PACKAGE_DIR) -> dict[str, list[tuple[st
     for family, values in keyed_message_ids().items():
         for value in values:
             found.setdefault(f"{family}:{value}", [])
+    for text, where in declared_message_ids().items():
+        found.setdefault(text, [(where, 0)])
     return found
 
 
@@ -142,7 +162,9 @@ def update_catalogs() -> None:
                       last_translator="niaga team", language_team="niaga team")
         for message, where in sorted(found.items(), key=lambda item: (item[1][0] if item[1] else ("~", 0), item[0])):
             previous = old.get(message)
-            new.add(message, previous.string if previous else "", locations=[(f, n) for f, n in where[:3]],
+            new.add(message, previous.string if previous else "",
+                    locations=[(f, n) for f, n in where[:3] if n],
+                    auto_comments=[f for f, n in where[:1] if not n],
                     flags=previous.flags if previous else ())
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
