@@ -93,11 +93,12 @@ def check_person(
 
 def email_taken(session: Session, email: str) -> bool:
     """True when a staff account already uses this email (any tenant)."""
-    spec = _user_field("email")
+    spec = user_field("email")
     return bool(blind_index.find_platform_rows(session, spec, email))
 
 
-def _user_field(name: str):  # noqa: ANN202
+def user_field(name: str):  # noqa: ANN201
+    """The declared personal field `name` of User (for blind-index lookups)."""
     return next(f for f in registered_fields(User) if f.column == name)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from niaga.config import Settings
 from niaga.db.base import utcnow
-from niaga.identity.accounts import _user_field, clean_email
+from niaga.identity.accounts import user_field, clean_email
 from niaga.identity.models import ApiToken, LoginThrottle, StaffSession, User
 from niaga.identity.passwords import Passwords
 from niaga.identity.permissions import ROLE_PERMISSIONS, Perm, Role
@@ -91,7 +91,7 @@ def check_password_login(
     addr_key = _throttle_key(session, "addr", client) if client else None
     for key in filter(None, (acct_key, addr_key)):
         _check_throttle(session, key, now)
-    matches = blind_index.find_platform_rows(session, _user_field("email"), normalized)
+    matches = blind_index.find_platform_rows(session, user_field("email"), normalized)
     user = session.get(User, matches[0]) if matches else None
     ok = passwords.verify(user.password_hash if user else None, password)
     actor = Actor("anonymous", None, client_ref(session, client))
