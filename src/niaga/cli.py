@@ -12,6 +12,7 @@ from rich.table import Table
 
 from niaga.config import SettingsError, get_settings
 from niaga.privacy.keys import KeyConfigError
+from niaga.privacy.cli import backup_app, keys_app, privacy_app
 
 app = typer.Typer(help="niaga — privacy-first business platform (operator commands).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,6 +23,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(backup_app, name="backup")
 
 console = Console()
 err = Console(stderr=True)
@@ -59,6 +63,18 @@ def serve(
     console.print(f"niaga is running at [bold]http://{host}:{port}/[/bold]  (Ctrl+C stops it)")
     uvicorn.run("niaga.asgi:app", host=host, port=port, workers=workers, access_log=False, proxy_headers=True,
                 log_config=None)
+
+
+@app.command()
+def worker(workers: int = typer.Option(2, help="Worker threads.")) -> None:
+    """Run background jobs (outbound sends, sweeps, exports) until stopped."""
+    from huey.consumer import Consumer
+
+    from niaga.worker import database, queue
+
+    database()
+    console.print(f"niaga worker: {workers} threads on the {get_settings().queue} queue (Ctrl+C stops it)")
+    Consumer(queue, workers=workers, periodic=True).run()
 
 
 @db_app.command("upgrade")
@@ -150,15 +166,13 @@ def _tenant_owner(session, tenant: str):  # noqa: ANN001, ANN202
     from sqlalchemy import select
 
     from niaga.identity.models import Tenant, User
-    from niaga.identity.permissions import Role
+    from niaga.identity.permissions import ROLE_PERMISSIONS, Role
     from niaga.identity.principal import Principal
-    from niaga.identity.permissions import ROLE_PERMISSIONS
 
-    query = select(Tenant).where(Tenant.slug == tenant)
     try:
         query = select(Tenant).where(Tenant.id == uuid.UUID(tenant))
     except ValueError:
-        pass
+        query = select(Tenant).where(Tenant.slug == tenant)
     row = session.scalar(query)
     if row is None:
         err.print(f"[red]no tenant {tenant!r}[/red]")

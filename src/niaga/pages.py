@@ -7,12 +7,14 @@ from fastapi.responses import RedirectResponse
 
 from niaga.identity.console import router as console_router
 from niaga.identity.pages import router as identity_pages, safe_next
+from niaga.privacy.pages import router as privacy_pages
 from niaga.web.deps import LANG_COOKIE, PUBLIC, TransactionalRoute, check_csrf
 from niaga.web.i18n import LOCALES
 
 page_router = APIRouter(route_class=TransactionalRoute, dependencies=[Depends(check_csrf)], include_in_schema=False)
 page_router.include_router(identity_pages)
 page_router.include_router(console_router)
+page_router.include_router(privacy_pages)
 
 
 @page_router.get("/lang/{code}", dependencies=[Depends(PUBLIC)])

@@ -45,6 +45,8 @@ class KeyProvider(Protocol):
 
     def unwrap(self, version: int, blob: bytes, aad: bytes) -> bytes: ...
 
+    def fingerprint(self, version: int | None = None) -> str: ...
+
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """AES-256-GCM with a random 96-bit nonce: nonce || ciphertext || tag."""
@@ -108,6 +110,9 @@ class LocalKeyProvider:
         return version, seal(self._keys[version], key, aad)
 
     def unwrap(self, version: int, blob: bytes, aad: bytes) -> bytes:
+        if version not in self._keys and self.key_file is not None and self.key_file.exists():
+            # Another process (`niaga keys rotate-master`) may have added a version since start-up.
+            self._keys.update(_read_key_file(self.key_file))
         if version not in self._keys:
             raise KeyConfigError(f"master key version {version} is not configured")
         return open_sealed(self._keys[version], blob, aad)
