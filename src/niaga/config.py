@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest file the encrypted file store accepts (bytes)."
     )
+    queue: str = Field(
+        "sqlite", description="Background job queue: sqlite (file in DATA_DIR), redis (needs REDIS_URL) or "
+        "immediate (run jobs inline; tests and one-off scripts)."
+    )
+    redis_url: str = Field("", description="Redis URL for the job queue at scale, e.g. redis://localhost:6379/0.")
     demo_password: str = Field("Demo-niaga-2026!", description="Password of the demo accounts made by `niaga demo`.")
 
     @field_validator("default_locale")
@@ -49,6 +54,13 @@ class Settings(BaseSettings):
     def _known_locale(cls, value: str) -> str:
         if value not in ("id", "en"):
             raise ValueError("must be 'id' or 'en'")
+        return value
+
+    @field_validator("queue")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        if value not in ("sqlite", "redis", "immediate"):
+            raise ValueError("must be 'sqlite', 'redis' or 'immediate'")
         return value
 
     @field_validator("database_url")
