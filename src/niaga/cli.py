@@ -65,6 +65,18 @@ def serve(
                 log_config=None)
 
 
+@app.command()
+def worker(workers: int = typer.Option(2, help="Worker threads.")) -> None:
+    """Run background jobs (outbound sends, sweeps, exports) until stopped."""
+    from huey.consumer import Consumer
+
+    from niaga.worker import database, queue
+
+    database()
+    console.print(f"niaga worker: {workers} threads on the {get_settings().queue} queue (Ctrl+C stops it)")
+    Consumer(queue, workers=workers, periodic=True).run()
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations up to REVISION."""
@@ -154,15 +166,13 @@ def _tenant_owner(session, tenant: str):  # noqa: ANN001, ANN202
     from sqlalchemy import select
 
     from niaga.identity.models import Tenant, User
-    from niaga.identity.permissions import Role
+    from niaga.identity.permissions import ROLE_PERMISSIONS, Role
     from niaga.identity.principal import Principal
-    from niaga.identity.permissions import ROLE_PERMISSIONS
 
-    query = select(Tenant).where(Tenant.slug == tenant)
     try:
         query = select(Tenant).where(Tenant.id == uuid.UUID(tenant))
     except ValueError:
-        pass
+        query = select(Tenant).where(Tenant.slug == tenant)
     row = session.scalar(query)
     if row is None:
         err.print(f"[red]no tenant {tenant!r}[/red]")
