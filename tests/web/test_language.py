@@ -73,3 +73,11 @@ def test_api_problems_are_translated_too(client) -> None:  # noqa: ANN001
     assert missing.json()["title"] == "Tidak ditemukan"
     client.cookies.set(LANG_COOKIE, "en")
     assert client.get("/api/v1/no-such-thing").json()["title"] == "Not found"
+
+
+def test_switching_language_keeps_the_page_and_its_query(client) -> None:  # noqa: ANN001
+    page = client.get("/login?next=/staff")
+    assert 'href="/lang/en?next=/login%3Fnext%3D/staff"' in page.text
+    switched = client.get("/lang/en?next=/login%3Fnext%3D/staff", follow_redirects=False)
+    assert switched.headers["location"] == "/login?next=/staff"
+    assert 'name="next" value="/staff"' in client.get(switched.headers["location"]).text

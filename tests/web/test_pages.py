@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from fastapi import Depends, Request
 from sqlalchemy import select
 
 from niaga.identity.models import Tenant
 from niaga.identity.permissions import Role
 from niaga.privacy.models import DataSubject
 from niaga.privacy.vault import get_vault
-from niaga.web.deps import LANG_COOKIE
+from niaga.web.deps import LANG_COOKIE, PUBLIC
 from tests.conftest import PASSWORD, browser_login
 from tests.web.helpers import SIGNUP, page_problems, post_form, rows
 
@@ -120,3 +121,39 @@ def test_times_are_shown_in_the_business_time_zone_and_phones_as_dialled(client,
     assert 'value="0812-9876-5432"' in account  # stored as +6281298765432, shown the Indonesian way
     client.cookies.set(LANG_COOKIE, "en")
     assert " WIT</td>" in client.get("/account").text
+
+
+def test_an_unexpected_failure_shows_a_friendly_page_and_saves_nothing(app, client, session) -> None:  # noqa: ANN001
+    @app.get("/test-crash", dependencies=[Depends(PUBLIC)])
+    def crash(request: Request) -> None:
+        request.state.db.add(Tenant(name="Setengah Jadi", slug="setengah-jadi"))
+        request.state.db.flush()
+        raise RuntimeError("secret detail that must not be shown")
+
+    @app.get("/api/v1/test-crash", dependencies=[Depends(PUBLIC)])
+    def api_crash() -> None:
+        raise RuntimeError("secret detail that must not be shown")
+
+    before = rows(session, Tenant)
+    page = client.get("/test-crash")
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Terjadi kesalahan di sisi kami. Tidak ada yang tersimpan; silakan coba lagi." in page.text
+    assert "secret detail" not in page.text and "Traceback" not in page.text
+    assert rows(session, Tenant) == before
+    api = client.get("/api/v1/test-crash")
+    assert api.status_code == 500 and api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["title"] == "Kesalahan server" and "secret detail" not in api.text
+
+
+def test_a_bad_invitation_is_reshown_with_the_reason(client, session, tenant_a, settings) -> None:  # noqa: ANN001
+    browser_login(client, session, tenant_a.owner, settings)
+    response = post_form(client, "/staff/invite", {"email": "bukan-email", "role": "agent"}, form_page="/staff")
+    assert response.status_code == 422
+    assert "Masukkan alamat email yang valid." in response.text
+    assert 'value="bukan-email"' in response.text
+    assert 'data-testid="invite-link"' not in response.text
+    taken = post_form(client, "/staff/invite", {"email": "rina@sinarabadi.example", "role": "agent"},
+                      form_page="/staff")
+    assert taken.status_code == 422
+    assert "Email ini sudah memiliki akun niaga." in taken.text
