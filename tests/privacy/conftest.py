@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,12 +24,17 @@ from tests.support.pg import PostgresServer
 
 @pytest.fixture
 def keep_vault() -> Iterator[None]:
-    """Tests that configure their own vault (bootstrap, rotation) put the suite's vault back afterwards."""
+    """Tests that configure their own vault or call bootstrap (which also re-points logging at the
+    captured stderr) put the suite's vault and logging back afterwards."""
     from niaga.privacy import vault as vault_module
 
     saved = vault_module._vault
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield
     vault_module._vault = saved
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @dataclass
