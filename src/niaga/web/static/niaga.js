@@ -2,7 +2,12 @@
 // - Inputs with class "copy" select their text on focus, for copying links.
 // - Buttons with data-copy="ID" copy that input's value and say so (data-copied holds the words).
 // - Forms with data-confirm ask before submitting.
+// - A form re-shown with messages puts the cursor in the first field to fix.
 "use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const invalid = document.querySelector('[aria-invalid="true"]');
+  if (invalid) invalid.focus();
+});
 document.addEventListener("focusin", (event) => {
   if (event.target.matches("input.copy")) event.target.select();
 });
