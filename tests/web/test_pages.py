@@ -8,7 +8,9 @@ import pytest
 from fastapi import Depends, Request
 from sqlalchemy import select
 
-from niaga.identity.models import Tenant
+from niaga.db.base import utcnow
+from niaga.identity import staff
+from niaga.identity.models import StaffSession, Tenant
 from niaga.identity.permissions import Role
 from niaga.privacy.models import DataSubject
 from niaga.privacy.vault import get_vault
@@ -157,3 +159,30 @@ def test_a_bad_invitation_is_reshown_with_the_reason(client, session, tenant_a, 
                       form_page="/staff")
     assert taken.status_code == 422
     assert "Email ini sudah memiliki akun niaga." in taken.text
+
+
+def test_an_expired_invitation_says_so_in_indonesian(client, session, tenant_a) -> None:  # noqa: ANN001
+    token, invitation = staff.invite(session, tenant_a.principal(), "telat@sinarabadi.example", "agent",
+                                     tenant_a.settings)
+    invitation.expires_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    page = client.get(f"/invite/{token}")
+    assert page.status_code == 410
+    assert "Undangan ini sudah kedaluwarsa. Mintalah undangan baru kepada pemilik bisnis." in page.text
+    bogus = client.get("/invite/" + "x" * 43)
+    assert bogus.status_code == 410 and "Tautan undangan ini tidak valid." in bogus.text
+
+
+def test_an_expired_session_goes_back_to_sign_in_and_returns_after(client, session, tenant_a, settings) -> None:  # noqa: ANN001
+    browser_login(client, session, tenant_a.owner, settings)
+    for row in session.scalars(select(StaffSession).where(StaffSession.user_id == tenant_a.owner.id)):
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    response = client.get("/staff", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fstaff"
+    login = client.get(response.headers["location"])
+    assert 'name="next" value="/staff"' in login.text
+    signed_in = post_form(client, "/login", {"email": "rina@sinarabadi.example", "password": PASSWORD,
+                                             "next": "/staff"}, form_page="/login?next=/staff")
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/staff"
