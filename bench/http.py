@@ -67,6 +67,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "os": f"{platform.system()} {platform.release()}",
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -219,7 +220,10 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         if pg is not None:
             pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            print(f"bench: data dir and server log kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> int:
@@ -230,13 +234,16 @@ def main() -> int:
     parser.add_argument("--load-processes", type=int, default=1, help="processes sharing the connections")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per target")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load per target first")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir and server log (path on stderr)")
     args = parser.parse_args()
     if not 0 < args.duration <= 300 or not 0 <= args.warmup <= 60:
         parser.error("--duration must be in (0, 300] and --warmup in [0, 60] seconds")
     if not 1 <= args.server_workers <= 16 or not 1 <= args.load_processes <= args.connections <= 1000:
         parser.error("need 1 <= server workers <= 16 and 1 <= load processes <= connections <= 1000")
     started = time.monotonic()
+    host = machine()  # before the run: the load average says how busy the machine already was
     report = run(args)
+    report["machine"] = host
     report["bench_wall_s"] = round(time.monotonic() - started, 1)
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")

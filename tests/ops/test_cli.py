@@ -86,6 +86,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Niaga, uuid
     assert created.returncode == 0, created.stderr
     found = re.search(r"tenant ([0-9a-f-]{36}) created", created.stdout)
     assert found, created.stdout
+    # A third audit event, so that the tampering tests always have a middle and an end to break
+    # (under pytest-xdist each worker builds its own shop and runs only some of the tests below).
+    invited = niaga.cli("user", "invite", "--tenant", "toko-uji-coba", "--email", "admin@ujicoba.example",
+                        "--role", "admin")
+    assert invited.returncode == 0, invited.stderr
     yield niaga, uuid.UUID(found.group(1))
 
 
