@@ -70,8 +70,11 @@ def test_owner_signs_up_switches_language_invites_a_cashier_and_signs_back_in(
         # Not accepting the terms re-shows the form with the reason; what was typed stays.
         expect(cashier.get_by_text("Mohon setujui syarat layanan dan kebijakan privasi.")).to_be_visible()
         expect(cashier.get_by_label("Nama lengkap Anda")).to_have_value("Budi Santoso")
+        expect(cashier.get_by_test_id("error-summary")).to_be_visible()
+        terms = cashier.get_by_label("Saya menyetujui syarat layanan dan kebijakan privasi.")
+        expect(terms).to_be_focused()  # the cursor waits where the fix is needed
         cashier.get_by_label("Kata sandi").fill("kasir-" + PASSWORD)
-        cashier.get_by_label("Saya menyetujui syarat layanan dan kebijakan privasi.").check()
+        terms.check()
         cashier.get_by_role("button", name="Buat akun saya").click()
         expect(cashier.get_by_test_id("greeting")).to_have_text("Selamat datang, Budi Santoso")
         expect(cashier.get_by_text("Kedai Kopi Senja · Kasir")).to_be_visible()
