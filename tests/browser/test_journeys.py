@@ -49,9 +49,10 @@ def test_owner_signs_up_switches_language_invites_a_cashier_and_signs_back_in(
     link_box = page.get_by_test_id("invite-link")
     link = link_box.input_value()
     assert re.fullmatch(re.escape(live_server.url) + r"/invite/[\w-]{20,}", link), link
-    copy = page.get_by_role("button", name="Salin tautan")
-    copy.click()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.get_by_role("button", name="Salin tautan").click()
     expect(page.get_by_role("button", name="Tersalin")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == link  # what the owner pastes into a chat
     expect(page.get_by_role("cell", name=cashier_email)).to_be_visible()  # listed under open invitations
 
     # The cashier opens the link on a phone, in a browser that has never seen niaga.
