@@ -6,6 +6,7 @@ from niaga.db.base import Base
 from niaga.crm import models as _crm  # noqa: F401
 from niaga.identity import models as _identity  # noqa: F401
 from niaga.privacy import audit as _audit  # noqa: F401
+from niaga.privacy import consent as _consent  # noqa: F401
 from niaga.privacy import file_models as _privacy_files  # noqa: F401
 from niaga.privacy import models as _privacy  # noqa: F401
 
