@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from niaga.crm.models import Company, Contact
 from niaga.identity import auth, staff
 from niaga.identity.models import ApiToken, Invitation, StaffSession, Tenant, User
 from niaga.identity.permissions import ROLE_PERMISSIONS, Role
@@ -32,6 +33,12 @@ API_BODIES = {
     ("PATCH", "/api/v1/staff/{user_id}"): {"status": "disabled"},
     ("POST", "/api/v1/staff/invitations"): {"email": "penyusup@luar.example", "role": "agent"},
     ("POST", "/api/v1/tokens"): {"label": "penyusup"},
+    ("POST", "/api/v1/contacts"): {"full_name": "Penyusup", "emails": ["penyusup@luar.example"]},
+    ("POST", "/api/v1/contacts/search"): {"q": "rahasia@sinarabadi.example"},
+    ("PATCH", "/api/v1/contacts/{contact_id}"): {"full_name": "Diambil Alih", "tags": ["diambil"]},
+    ("POST", "/api/v1/contacts/{contact_id}/merge"): {"duplicate_id": "00000000-0000-7000-8000-000000000001"},
+    ("POST", "/api/v1/companies"): {"name": "PT Penyusup"},
+    ("PATCH", "/api/v1/companies/{company_id}"): {"name": "PT Diambil Alih"},
 }
 PAGE_FORMS = {
     "/staff/{user_id}": {"action": "disable"},
@@ -70,6 +77,12 @@ class World:
         _, self.owner_token = auth.create_token(session, tenant_a.owner, "a-token", [], Actor.system())
         _, self.owner_session = auth.start_session(session, tenant_a.owner, settings, user_agent="x",
                                                    client=None, client_ref=None)
+        from niaga.crm.contacts import companies, service as contacts
+
+        self.company = companies.create_company(session, tenant_a.principal(), {"name": "PT Sinar Rahasia"})
+        self.contact = contacts.create_contact(session, tenant_a.principal(), {
+            "full_name": "Kontak Rahasia Sinar", "emails": ["rahasia@sinarabadi.example"], "phones": ["081255501234"],
+            "company_id": self.company.id})
         session.commit()
         self.params = {
             "user_id": str(self.target.id),
@@ -78,8 +91,11 @@ class World:
             "session_id": str(self.owner_session.id),
             "token": "bukan-token-undangan",
             "code": "en",
+            "contact_id": str(self.contact.id),
+            "company_id": str(self.company.id),
         }
-        self.secrets = ["Toko Sinar Abadi", "Target Agen Sinar", "Rina Kusuma", "calon@sinarabadi.example"]
+        self.secrets = ["Toko Sinar Abadi", "Target Agen Sinar", "Rina Kusuma", "calon@sinarabadi.example",
+                        "Kontak Rahasia Sinar", "rahasia@sinarabadi.example", "PT Sinar Rahasia"]
 
     def fill(self, template: str) -> str:
         names = re.findall(r"{(\w+)}", template)
@@ -110,6 +126,10 @@ class World:
             s.get(StaffSession, (self.a.id, self.owner_session.id)).revoked_at,
             len(list(s.scalars(select(Invitation).where(Invitation.tenant_id == self.a.id)))),
             len(list(s.scalars(select(ApiToken).where(ApiToken.tenant_id == self.a.id)))),
+            str(s.get(Contact, (self.a.id, self.contact.id)).full_name),
+            s.get(Contact, (self.a.id, self.contact.id)).tags,
+            s.get(Company, (self.a.id, self.company.id)).name,
+            len(list(s.scalars(select(Contact.id).where(Contact.tenant_id == self.a.id)))),
         )
 
 
