@@ -81,3 +81,15 @@ def test_switching_language_keeps_the_page_and_its_query(client) -> None:  # noq
     switched = client.get("/lang/en?next=/login%3Fnext%3D/staff", follow_redirects=False)
     assert switched.headers["location"] == "/login?next=/staff"
     assert 'name="next" value="/staff"' in client.get(switched.headers["location"]).text
+
+
+def test_api_clients_get_their_accept_language(client, session, tenant_a):
+    from niaga.web.i18n import accepted_locale
+
+    assert accepted_locale("en-US,en;q=0.9,id;q=0.8") == "en"
+    assert accepted_locale("fr-FR, id;q=0.5, en;q=0.4") == "id"
+    assert accepted_locale("de, fr") is None and accepted_locale("en;q=0") is None
+    resp = client.get("/api/v1/me", headers={"Accept-Language": "en-GB"})
+    assert resp.status_code == 401 and "sign in" in resp.json()["detail"].lower()
+    resp = client.get("/api/v1/me", headers={"Accept-Language": "id-ID"})
+    assert "masuk" in resp.json()["detail"].lower()

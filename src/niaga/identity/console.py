@@ -17,7 +17,7 @@ from niaga.identity.principal import Principal
 from niaga.kit.errors import DomainError, ValidationFailed
 from niaga.kit.messages import Msg
 from niaga.privacy.audit import AuditEvent
-from niaga.web.deps import TransactionalRoute, Require, db
+from niaga.web.deps import LANG_COOKIE, Require, TransactionalRoute, db
 from niaga.web.forms import form_data
 from niaga.web.templating import render
 
@@ -77,7 +77,8 @@ def account_profile(request: Request, form: dict = Depends(form_data),
         return render(request, "identity/account.html",
                       _account_context(session, p, errors=exc.errors, values=form), status_code=422)
     response = RedirectResponse("/account?saved=profile", status_code=303)
-    response.set_cookie("niaga_lang", user.locale, samesite="lax", path="/")
+    response.set_cookie(LANG_COOKIE, user.locale, samesite="lax", path="/", max_age=365 * 24 * 3600,
+                        secure=request.app.state.settings.require_https)
     return response
 
 
@@ -191,7 +192,7 @@ def tenant_settings_save(request: Request, form: dict = Depends(form_data),
         session.refresh(tenant)
         return render(request, "identity/settings.html",
                       {"tenant": tenant, "errors": exc.errors, "industries": INDUSTRIES, "timezones": TIMEZONES,
-                       "can_edit": True}, status_code=422)
+                       "can_edit": True, "values": form}, status_code=422)
     return RedirectResponse("/settings?saved=1", status_code=303)
 
 

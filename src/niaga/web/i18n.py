@@ -69,6 +69,25 @@ def gettext_for(locale: str) -> Callable[..., str]:
     return _
 
 
+def accepted_locale(header: str | None) -> str | None:
+    """The first of our languages named in an Accept-Language header (by q-value), if any."""
+    if not header:
+        return None
+    ranked = []
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        language = tag.strip().lower().split("-")[0]
+        if language in LOCALES and quality > 0:
+            ranked.append((-quality, position, language))
+    return min(ranked)[2] if ranked else None
+
+
 def pick_locale(requested: str | None, user_locale: str | None, default: str) -> str:
     """The language to show: explicit choice, then the staff member's setting, then the default."""
     for candidate in (requested, user_locale, default):

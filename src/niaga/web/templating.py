@@ -19,7 +19,7 @@ from niaga.kit.money import format_rupiah
 from niaga.kit.phone import display_phone
 from niaga.privacy.fields import Unreadable
 from niaga.web.deps import CSRF_COOKIE, LANG_COOKIE, csrf_token_for, ensure_csrf_cookie
-from niaga.web.i18n import gettext_for, pick_locale
+from niaga.web.i18n import accepted_locale, gettext_for, pick_locale
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
@@ -28,11 +28,12 @@ templates.env.filters["rupiah"] = format_rupiah
 
 
 def request_locale(request: Request) -> str:
-    """The UI language for this request."""
+    """The UI language: the chosen cookie, else the staff member's setting, else (for API clients and
+    first visits) the browser's Accept-Language, else the platform default."""
     principal = getattr(request.state, "principal", None)
     return pick_locale(
         request.cookies.get(LANG_COOKIE), principal.locale if principal else None,
-        request.app.state.settings.default_locale,
+        accepted_locale(request.headers.get("accept-language")) or request.app.state.settings.default_locale,
     )
 
 
