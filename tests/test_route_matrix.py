@@ -33,6 +33,19 @@ API_BODIES = {
     ("PATCH", "/api/v1/staff/{user_id}"): {"status": "disabled"},
     ("POST", "/api/v1/staff/invitations"): {"email": "penyusup@luar.example", "role": "agent"},
     ("POST", "/api/v1/tokens"): {"label": "penyusup"},
+    # sales (pipelines, stages, deals, lines)
+    ("POST", "/api/v1/pipelines"): {"name": "Pipeline Penyusup"},
+    ("PATCH", "/api/v1/pipelines/{pipeline_id}"): {"name": "Diambil Alih", "is_default": True},
+    ("POST", "/api/v1/pipelines/{pipeline_id}/stages"): {"name": "Tahap Penyusup", "probability": 50},
+    ("PUT", "/api/v1/pipelines/{pipeline_id}/stages/order"): {"stage_ids": []},
+    ("PATCH", "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}"): {"name": "Diambil", "probability": 5},
+    ("POST", "/api/v1/deals"): {"title": "Penyusup", "value": 1},
+    ("PATCH", "/api/v1/deals/{deal_id}"): {"title": "Diambil Alih", "value": 1},
+    ("POST", "/api/v1/deals/{deal_id}/move"): {"stage_id": "00000000-0000-7000-8000-000000000001"},
+    ("POST", "/api/v1/deals/{deal_id}/lose"): {"reason": "Penyusup"},
+    ("POST", "/api/v1/deals/{deal_id}/reopen"): {},
+    ("POST", "/api/v1/deals/{deal_id}/lines"): {"product_name": "Penyusup", "quantity": 1, "unit_price": 1},
+    ("PATCH", "/api/v1/deals/{deal_id}/lines/{line_id}"): {"quantity": 99},
     ("POST", "/api/v1/contacts"): {"full_name": "Penyusup", "emails": ["penyusup@luar.example"]},
     ("POST", "/api/v1/contacts/search"): {"q": "rahasia@sinarabadi.example"},
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"full_name": "Diambil Alih", "tags": ["diambil"]},
@@ -46,6 +59,16 @@ PAGE_FORMS = {
     "/settings": {"name": "Diambil Alih", "industry": "retail", "timezone": "Asia/Jakarta", "locale": "id"},
     "/account/profile": {"full_name": "Penyusup", "phone": "081299998888", "locale": "id"},
     "/account/tokens": {"label": "penyusup"},
+    # sales pages
+    "/deals/new": {"title": "Penyusup", "value": "1"},
+    "/deals/{deal_id}": {"title": "Diambil Alih", "value": "1"},
+    "/deals/{deal_id}/move": {"stage_id": "00000000-0000-7000-8000-000000000001"},
+    "/deals/{deal_id}/lose": {"reason": "Penyusup"},
+    "/deals/{deal_id}/lines": {"product_name": "Penyusup", "quantity": "1", "unit_price": "1"},
+    "/settings/pipelines": {"name": "Pipeline Penyusup"},
+    "/settings/pipelines/{pipeline_id}": {"action": "rename", "name": "Diambil Alih"},
+    "/settings/pipelines/{pipeline_id}/stages": {"name": "Tahap Penyusup", "probability": "50", "kind": "open"},
+    "/settings/pipelines/{pipeline_id}/stages/{stage_id}": {"action": "save", "name": "Diambil", "probability": "5"},
 }
 
 
@@ -83,6 +106,20 @@ class World:
         self.contact = contacts.create_contact(session, tenant_a.principal(), {
             "full_name": "Kontak Rahasia Sinar", "emails": ["rahasia@sinarabadi.example"], "phones": ["081255501234"],
             "company_id": self.company.id})
+        # Sales: a pipeline of tenant A with a deal (and a product line) of a contact of its own.
+        from niaga.crm.models import Contact as SalesContact
+        from niaga.crm.sales import service as sales
+        from niaga.privacy.vault import get_vault
+
+        buyer = SalesContact(tenant_id=tenant_a.id, full_name="Pembeli Rahasia Sinar",
+                             subject=get_vault().new_subject(session, tenant_a.id, "contact"))
+        session.add(buyer)
+        session.flush()
+        self.pipeline = sales.create_pipeline(session, tenant_a.principal(), "Pipeline Rahasia Sinar")
+        self.deal = sales.create_deal(session, tenant_a.principal(), title="Transaksi Rahasia Sinar",
+                                      contact_id=buyer.id, value=5_000_000,
+                                      lines=[{"product_name": "Produk Rahasia Sinar", "quantity": 2,
+                                              "unit_price": 2_500_000}])
         session.commit()
         self.params = {
             "user_id": str(self.target.id),
@@ -91,11 +128,17 @@ class World:
             "session_id": str(self.owner_session.id),
             "token": "bukan-token-undangan",
             "code": "en",
+            "pipeline_id": str(self.pipeline.id),
+            "stage_id": str(self.pipeline.stages[1].id),
+            "deal_id": str(self.deal.id),
+            "line_id": str(self.deal.lines[0].id),
             "contact_id": str(self.contact.id),
             "company_id": str(self.company.id),
         }
         self.secrets = ["Toko Sinar Abadi", "Target Agen Sinar", "Rina Kusuma", "calon@sinarabadi.example",
                         "Kontak Rahasia Sinar", "rahasia@sinarabadi.example", "PT Sinar Rahasia"]
+        self.secrets += ["Pipeline Rahasia Sinar", "Transaksi Rahasia Sinar", "Pembeli Rahasia Sinar",
+                         "Produk Rahasia Sinar"]
 
     def fill(self, template: str) -> str:
         names = re.findall(r"{(\w+)}", template)
@@ -130,7 +173,21 @@ class World:
             s.get(Contact, (self.a.id, self.contact.id)).tags,
             s.get(Company, (self.a.id, self.company.id)).name,
             len(list(s.scalars(select(Contact.id).where(Contact.tenant_id == self.a.id)))),
+            _sales_fingerprint(s, self),
         )
+
+
+def _sales_fingerprint(s, world) -> tuple:  # noqa: ANN001
+    """Tenant A's sales records as an outsider could change them."""
+    from niaga.crm.sales.models import Deal, DealLine, Pipeline
+
+    deal = s.get(Deal, (world.a.id, world.deal.id))
+    pipeline = s.get(Pipeline, (world.a.id, world.pipeline.id))
+    return (str(deal.title), deal.value, deal.stage_id, deal.status, [(ln.quantity, ln.unit_price) for ln in deal.lines],
+            pipeline.name, pipeline.is_default, [(st.name, st.probability, st.position) for st in pipeline.stages],
+            len(list(s.scalars(select(Deal.id).where(Deal.tenant_id == world.a.id)))),
+            len(list(s.scalars(select(DealLine.id).where(DealLine.tenant_id == world.a.id)))),
+            len(list(s.scalars(select(Pipeline.id).where(Pipeline.tenant_id == world.a.id)))))
 
 
 def _client(app, session, user: User | None, settings, api: bool) -> TestClient:  # noqa: ANN001
