@@ -1,4 +1,4 @@
-"""encrypted file store: one row per stored file (the bytes live in DATA_DIR/files)
+"""encrypted file store: one row per stored file (the bytes live in DATA_DIR/files); covering blind-index lookup
 
 Revision ID: 0002
 Revises: 0001
@@ -37,9 +37,17 @@ def upgrade() -> None:
     with op.batch_alter_table('stored_files', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stored_files_subject_id'), ['subject_id'], unique=False)
 
+    # The lookup index covers row_id, so an exact lookup never walks a field's whole index (see models.py).
+    with op.batch_alter_table('blind_index', schema=None) as batch_op:
+        batch_op.drop_index('ix_blind_index_lookup')
+        batch_op.create_index('ix_blind_index_lookup', ['tenant_id', 'field', 'digest', 'row_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('blind_index', schema=None) as batch_op:
+        batch_op.drop_index('ix_blind_index_lookup')
+        batch_op.create_index('ix_blind_index_lookup', ['tenant_id', 'field', 'digest'], unique=False)
+
     with op.batch_alter_table('stored_files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stored_files_subject_id'))
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from niaga.kit.phone import normalize_phone
@@ -28,7 +28,13 @@ def _email(value: str) -> list[str]:
     return [value.strip().casefold()]
 
 
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
 def _phone(value: str) -> list[str]:
+    # Stored phones are already E.164 (services normalise them): skip the costly parser for those.
+    if _E164.match(value):
+        return [value]
     normalized = normalize_phone(value)
     return [normalized] if normalized else []
 
@@ -63,27 +69,37 @@ def digests(session: Session, tenant_id: uuid.UUID, spec: Any, value: Any) -> li
     return [hmac.new(key, term.encode(), hashlib.sha256).digest() for term in NORMALIZERS[spec.index](str(value))]
 
 
-def replace_entries(session: Session, obj: Any, spec: Any, value: Any) -> None:
-    """Replace a row's index entries for one field (called when the field is sealed)."""
-    session.execute(
-        delete(BlindIndexEntry).where(
-            BlindIndexEntry.tenant_id == obj.tenant_id,
-            BlindIndexEntry.field == spec.key,
-            BlindIndexEntry.row_id == obj.id,
-        ),
-        execution_options={"synchronize_session": False},
-    )
-    for digest in digests(session, obj.tenant_id, spec, value):
-        session.add(
-            BlindIndexEntry(
-                tenant_id=obj.tenant_id,
-                field=spec.key,
-                row_id=obj.id,
-                digest=digest,
-                subject_id=obj.subject_id,
-                is_unique=spec.unique,
-            )
+def replace_entries(
+    session: Session, obj: Any, spec: Any, value: Any, fresh: bool = False, sink: list[dict] | None = None
+) -> None:
+    """Replace a row's index entries for one field (called when the field is sealed; `fresh`: a new row).
+
+    With `sink`, the new entries are appended there as rows for one bulk insert by the caller (the flush
+    inserts every entry of every sealed row in one statement instead of one ORM object each).
+    """
+    if not fresh:  # a row being inserted has no entries yet: skip one DELETE per indexed field
+        session.execute(
+            delete(BlindIndexEntry).where(
+                BlindIndexEntry.tenant_id == obj.tenant_id,
+                BlindIndexEntry.field == spec.key,
+                BlindIndexEntry.row_id == obj.id,
+            ),
+            execution_options={"synchronize_session": False},
         )
+    rows = [
+        {"tenant_id": obj.tenant_id, "field": spec.key, "row_id": obj.id, "digest": digest,
+         "subject_id": obj.subject_id, "is_unique": spec.unique}
+        for digest in digests(session, obj.tenant_id, spec, value)
+    ]
+    if sink is not None:
+        sink.extend(rows)
+    elif rows:
+        insert_entries(session, rows)
+
+
+def insert_entries(session: Session, rows: list[dict]) -> None:
+    """Insert index entries in one statement (executemany)."""
+    session.execute(insert(BlindIndexEntry), rows, execution_options={"synchronize_session": False})
 
 
 def drop_row_entries(session: Session, obj: Any) -> None:

@@ -320,11 +320,12 @@ def _forget_unreadable(session: Session, _previous: Any) -> None:
         session.info.pop("niaga_unreadable", None)
 
 
-def _seal(session: Session, obj: Any, pending: dict[str, Any]) -> None:
+def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[dict]) -> None:
     from niaga.privacy import blind_index
     from niaga.privacy.vault import get_vault
 
     cls = type(obj)
+    fresh = inspect(obj).key is None  # not inserted yet (cheap; `session.new` builds a set per call)
     if getattr(obj, "id", None) is None:
         from niaga.db.base import new_id
 
@@ -355,7 +356,7 @@ def _seal(session: Session, obj: Any, pending: dict[str, Any]) -> None:
         setattr(obj, attr.sealed_attr, sealed)
         opened[name] = (sealed, value)
         if spec.index:
-            blind_index.replace_entries(session, obj, spec, value)
+            blind_index.replace_entries(session, obj, spec, value, fresh=fresh, sink=entries)
     pending.clear()
 
 
@@ -363,10 +364,14 @@ def _seal(session: Session, obj: Any, pending: dict[str, Any]) -> None:
 def _seal_pending_values(session: Session, _ctx: Any, _instances: Any) -> None:
     from niaga.privacy import blind_index
 
+    entries: list[dict] = []
     for obj in list(session.new) + list(session.dirty):
         pending = obj.__dict__.get("_niaga_plain")
         if pending:
-            _seal(session, obj, pending)
+            _seal(session, obj, pending, entries)
+    if entries:
+        # Blind-index rows reference no other table, so they can go in before the rows they index.
+        blind_index.insert_entries(session, entries)
     for obj in list(session.deleted):
         if registered_fields(type(obj)):
             blind_index.drop_row_entries(session, obj)

@@ -67,7 +67,9 @@ class BlindIndexEntry(Base):
     is_unique: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        Index("ix_blind_index_lookup", "tenant_id", "field", "digest"),
+        # Covering (row_id included): SQLite's planner otherwise prefers the primary key's (tenant, field)
+        # prefix and walks every entry of the field; PostgreSQL answers it with an index-only scan.
+        Index("ix_blind_index_lookup", "tenant_id", "field", "digest", "row_id"),
         Index("ix_blind_index_subject", "tenant_id", "subject_id"),
         # Digests come from per-tenant (or platform) keys, so (field, digest) is unique across tenants
         # exactly where the value is meant to be unique.

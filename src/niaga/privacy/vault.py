@@ -13,7 +13,7 @@ import os
 import uuid
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from niaga.db.base import new_id, utcnow
@@ -49,9 +49,17 @@ class Vault:
             session.add(
                 TenantKey(tenant_id=tenant_id, purpose=purpose, version=1, master_version=master_version, wrapped=wrapped)
             )
-            self._tenant_keys.put((tenant_id, purpose, 1), key)
+            self._cache_new_tenant_key(session, (tenant_id, purpose, 1), key)
+            session.info.setdefault(_ACTIVE_VERSIONS, {})[(tenant_id, purpose)] = 1
 
     def _active_tenant_version(self, session: Session, tenant_id: uuid.UUID, purpose: str) -> int:
+        # Remembered for the rest of the transaction: creating many people in one transaction must not
+        # query (and autoflush everything pending) once per person. A rotation committed meanwhile by another process only
+        # means these people are wrapped by the previous version, which destroy_retired then keeps.
+        remembered = session.info.setdefault(_ACTIVE_VERSIONS, {})
+        version = remembered.get((tenant_id, purpose))
+        if version is not None:
+            return version
         version = session.scalar(
             select(TenantKey.version)
             .where(TenantKey.tenant_id == tenant_id, TenantKey.purpose == purpose, TenantKey.retired_at.is_(None))
@@ -60,7 +68,13 @@ class Vault:
         )
         if version is None:
             raise KeyConfigError(f"tenant {tenant_id} has no active {purpose} key")
+        remembered[(tenant_id, purpose)] = version
         return version
+
+    def _cache_new_tenant_key(self, session: Session, cache_key: tuple, key: bytes) -> None:
+        """Cache a key created in this transaction, and forget it if the transaction rolls back."""
+        self._tenant_keys.put(cache_key, key)
+        session.info.setdefault(_UNCOMMITTED_KEYS, []).append((self, cache_key))
 
     def tenant_key(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
         """The unwrapped tenant key of a purpose and version."""
@@ -98,9 +112,15 @@ class Vault:
         wrapped = subject.key_wrapped
         if wrapped is None:
             return None
+        # Remembered on the loaded row too, so reading a row's several fields costs one cache lookup;
+        # keyed by the very bytes object, so a rotation or an erasure of the row is seen at once.
+        memo = subject.__dict__.get("_niaga_cipher")
+        if memo is not None and memo[0] is wrapped:
+            return memo[1]
         cache_key = (subject.tenant_id, subject.id, wrapped)
         cipher = self._subject_ciphers.get(cache_key)
         if cipher is not None:
+            subject.__dict__["_niaga_cipher"] = (wrapped, cipher)
             return cipher
         if session is None:
             raise KeyConfigError("a detached record cannot load its tenant key")
@@ -108,6 +128,7 @@ class Vault:
         key = open_sealed(tenant_key, wrapped, _subject_aad(subject.tenant_id, subject.id, subject.key_version))
         cipher = AESGCM(key)
         self._subject_ciphers.put(cache_key, cipher)
+        subject.__dict__["_niaga_cipher"] = (wrapped, cipher)
         return cipher
 
     def forget_subject(self, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> None:
@@ -197,7 +218,10 @@ class Vault:
             )
         ):
             row.retired_at = row.retired_at or utcnow()
-        self._tenant_keys.put((tenant_id, "data", new_version), new_key)
+        # A rolled-back rotation must not leave its key cached under a version number that the next
+        # rotation will reuse with another key.
+        self._cache_new_tenant_key(session, (tenant_id, "data", new_version), new_key)
+        session.info.setdefault(_ACTIVE_VERSIONS, {})[(tenant_id, "data")] = new_version
         session.flush()
         return new_version, count
 
@@ -223,6 +247,24 @@ class Vault:
                 destroyed += 1
         session.flush()
         return destroyed
+
+
+_ACTIVE_VERSIONS = "niaga_active_key_versions"
+_UNCOMMITTED_KEYS = "niaga_uncommitted_tenant_keys"
+
+
+@event.listens_for(Session, "after_commit")
+def _keys_committed(session: Session) -> None:
+    session.info.pop(_UNCOMMITTED_KEYS, None)
+    session.info.pop(_ACTIVE_VERSIONS, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _keys_rolled_back(session: Session, _previous: object) -> None:
+    # Conservative on any rollback, savepoints included: a dropped cache entry is only a re-read.
+    for vault, cache_key in session.info.pop(_UNCOMMITTED_KEYS, []):
+        vault._tenant_keys.discard_where(lambda k, c=cache_key: k == c)
+    session.info.pop(_ACTIVE_VERSIONS, None)
 
 
 _vault: Vault | None = None
