@@ -159,3 +159,17 @@ def test_a_damaged_key_file_stops_start_up(tmp_path, keep_vault, content, messag
     key_file.chmod(0o600)
     with pytest.raises(KeyConfigError, match=message):
         bootstrap(make_settings(tmp_path, master_key=""))
+
+
+def test_a_rolled_back_rotation_does_not_leave_a_stale_key_behind(session, settings, passwords, keep_vault):
+    vault = configure_vault(LocalKeyProvider({1: TEST_KEY}))
+    world = staffed_tenant(session, settings, passwords)
+    session.commit()
+    before = _read_all(session, Vault(vault.provider), world.tenant_id)
+    vault.rotate_tenant(session, world.tenant_id)  # version 2 with one key, then abandoned
+    session.rollback()
+    other_process = Vault(vault.provider)
+    assert other_process.rotate_tenant(session, world.tenant_id)[0] == 2  # version 2 again, another key
+    session.commit()
+    # This process must read the committed version 2, not the key it generated and rolled back.
+    assert _read_all(session, vault, world.tenant_id) == before
