@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 
+from niaga.crm.pages import router as crm_pages
 from niaga.identity.console import router as console_router
 from niaga.identity.pages import router as identity_pages, safe_next
 from niaga.privacy.pages import router as privacy_pages
@@ -14,6 +15,7 @@ from niaga.web.i18n import LOCALES
 page_router = APIRouter(route_class=TransactionalRoute, dependencies=[Depends(check_csrf)], include_in_schema=False)
 page_router.include_router(identity_pages)
 page_router.include_router(console_router)
+page_router.include_router(crm_pages)
 page_router.include_router(privacy_pages)
 
 
