@@ -23,6 +23,7 @@ from niaga.identity.permissions import ROLE_PERMISSIONS, Role
 from niaga.privacy.audit import Actor
 from niaga.web.deps import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, Require, app_routes, route_access
 from tests.conftest import api_token, csrf_pair
+from tests.crm.service_desk import matrix as service_desk_matrix
 
 NOT_API_ROUTES = {"/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/static"}
 
@@ -59,6 +60,13 @@ PAGE_FORMS = {
     "/settings": {"name": "Diambil Alih", "industry": "retail", "timezone": "Asia/Jakarta", "locale": "id"},
     "/account/profile": {"full_name": "Penyusup", "phone": "081299998888", "locale": "id"},
     "/account/tokens": {"label": "penyusup"},
+    # contacts and companies pages
+    "/contacts/new": {"full_name": "Penyusup", "emails": "penyusup@luar.example"},
+    "/contacts/search": {"q": "081255501234"},  # tenant A's phone: its name shows if tenancy fails
+    "/contacts/{contact_id}/edit": {"full_name": "Diambil Alih", "emails": "rahasia@sinarabadi.example"},
+    "/contacts/{contact_id}/merge-candidates": {"q": "081255501234"},
+    "/companies/new": {"name": "PT Penyusup"},
+    "/companies/{company_id}/edit": {"name": "PT Diambil Alih"},
     # sales pages
     "/deals/new": {"title": "Penyusup", "value": "1"},
     "/deals/{deal_id}": {"title": "Diambil Alih", "value": "1"},
@@ -70,6 +78,8 @@ PAGE_FORMS = {
     "/settings/pipelines/{pipeline_id}/stages": {"name": "Tahap Penyusup", "probability": "50", "kind": "open"},
     "/settings/pipelines/{pipeline_id}/stages/{stage_id}": {"action": "save", "name": "Diambil", "probability": "5"},
 }
+API_BODIES.update(service_desk_matrix.API_BODIES)
+PAGE_FORMS.update(service_desk_matrix.PAGE_FORMS)
 
 
 def all_routes(app) -> list[tuple[str, APIRoute]]:  # noqa: ANN001
@@ -137,6 +147,9 @@ class World:
         }
         self.secrets = ["Toko Sinar Abadi", "Target Agen Sinar", "Rina Kusuma", "calon@sinarabadi.example",
                         "Kontak Rahasia Sinar", "rahasia@sinarabadi.example", "PT Sinar Rahasia"]
+        desk_params, desk_secrets = service_desk_matrix.records(session, tenant_a)
+        self.params.update(desk_params)
+        self.secrets += desk_secrets
         self.secrets += ["Pipeline Rahasia Sinar", "Transaksi Rahasia Sinar", "Pembeli Rahasia Sinar",
                          "Produk Rahasia Sinar"]
 
@@ -173,6 +186,7 @@ class World:
             s.get(Contact, (self.a.id, self.contact.id)).tags,
             s.get(Company, (self.a.id, self.company.id)).name,
             len(list(s.scalars(select(Contact.id).where(Contact.tenant_id == self.a.id)))),
+            service_desk_matrix.fingerprint(s, self.a.id),
             _sales_fingerprint(s, self),
         )
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from niaga.config import SettingsError, get_settings
 from niaga.privacy.keys import KeyConfigError
 from niaga.privacy.cli import backup_app, keys_app, privacy_app
+from niaga.crm.contacts.cli import crm_app
 
 app = typer.Typer(help="niaga — privacy-first business platform (operator commands).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(backup_app, name="backup")
+app.add_typer(crm_app, name="crm")
 
 console = Console()
 err = Console(stderr=True)

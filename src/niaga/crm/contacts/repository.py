@@ -242,3 +242,9 @@ def tags_in_use(session: Session, principal: Principal, limit: int = 2000) -> li
     for tags in rows:
         found.update(t for t in (tags or []) if isinstance(t, str))
     return sorted(found)
+
+
+def team_member_ids(session: Session, tenant_id: uuid.UUID, team_id: uuid.UUID) -> list[uuid.UUID]:
+    """The staff ids in a team."""
+    return list(session.scalars(select(TeamMember.user_id).where(TeamMember.tenant_id == tenant_id,
+                                                                 TeamMember.team_id == team_id)))

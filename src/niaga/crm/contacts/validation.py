@@ -39,6 +39,7 @@ _TAG_OK = re.compile(r"^[\w-]+$", re.UNICODE)
 _LOYALTY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _POSTAL_CODE = re.compile(r"^\d{5}$")
 _SPLIT_MANY = re.compile(r"[\n;,]+")
+_PHONE_CHARS = re.compile(r"^[\d\s()+.\-]+$")
 
 
 def one_line(value: Any) -> str:
@@ -220,7 +221,8 @@ def check_contact(data: dict[str, Any], *, partial: bool = False, day_first_date
             errors["emails"] = Msg("A contact has at most {n} email addresses.", n=MAX_EMAILS)
     if "phones" in out.given:
         for raw in split_many(data.get("phones")):
-            phone = normalize_phone(raw) if len(raw) <= 40 else None
+            # Letters are refused although the parser reads them as keypad digits: here they are typos.
+            phone = normalize_phone(raw) if len(raw) <= 40 and _PHONE_CHARS.match(raw) else None
             if phone is None:
                 errors["phones"] = Msg("Enter valid phone numbers, one per line, for example 0812-3456-7890.")
                 break
