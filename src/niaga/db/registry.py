@@ -5,6 +5,7 @@ from __future__ import annotations
 from niaga.db.base import Base
 from niaga.crm import models as _crm  # noqa: F401
 from niaga.crm.sales import models as _crm_sales  # noqa: F401
+from niaga.crm.service_desk import models as _crm_service_desk  # noqa: F401
 from niaga.identity import models as _identity  # noqa: F401
 from niaga.privacy import audit as _audit  # noqa: F401
 from niaga.privacy import consent as _consent  # noqa: F401
