@@ -48,7 +48,7 @@ def render(reports: list[dict], note: str = "") -> str:
                 f"{r['p99_ms']:.1f} | {r['server_cpu_ms_per_request']:.2f} | {errors} |"
             )
     lines += ["", "Ratio of the authenticated read to the health check (requests/s, same server, same run): " +
-              "; ".join(f"{r['server']['engine']} ×{r['server']['workers']} workers "
+              "; ".join(f"{r['server']['engine']} with {r['server']['workers']} worker{'s' if r['server']['workers'] > 1 else ''} "
                         f"{r['ratios']['api_me_vs_healthz_rps']:.2f}" for r in reports) + "."]
     if note:
         lines += ["", note]
