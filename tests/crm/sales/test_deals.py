@@ -292,3 +292,20 @@ def test_deleting_a_deal_removes_its_lines_and_is_audited(session, world):
     session.commit()
     assert _deals(session, world.a.id) == 0 and session.scalar(select(func.count()).select_from(DealLine)) == 0
     assert _events(session, world.a.id, "crm.deal_deleted")[-1].target_id == deal.id.hex
+
+
+def test_an_erased_customers_deal_keeps_working_without_its_sealed_fields(session, world):
+    deal = new_deal(session, world)
+    erase_subject(session, world.a.id, world.contact.subject_id, Actor.system(), "subject-request")
+    session.commit()
+    session.expire_all()
+    deal = session.get(Deal, (world.a.id, deal.id))
+    p = world.p(world.manager)
+    with pytest.raises(Conflict) as exc:
+        service.update_deal(session, p, deal, {"title": "Judul baru"})
+    assert "erased" in exc.value.message
+    with pytest.raises(Conflict):
+        service.lose_deal(session, p, deal, "Alasan")
+    service.update_deal(session, p, deal, {"value": 9_000_000, "expected_close_date": date(2027, 1, 10)})
+    service.win_deal(session, p, deal)
+    assert (deal.value, deal.status, deal.title) == (9_000_000, "won", ERASED)
