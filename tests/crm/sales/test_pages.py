@@ -163,6 +163,7 @@ def test_deal_edit_form(client, session, world, settings):
     token = _login(client, session, world.agent, settings)
     page = client.get(f"/deals/{deal.id}")
     assert 'name="title" type="text" value="Renovasi dapur"' in page.text
+    assert 'name="value" type="text" value="15.000.000"' in page.text  # as people type it
     form = {"csrf_token": token, "title": "Renovasi dapur dan kamar mandi", "value": "21.000.000",
             "contact_id": str(world.contact.id), "owner_id": str(world.teammate.id), "team_id": str(world.team.id),
             "stage_id": str(deal.stage_id), "expected_close_date": ""}

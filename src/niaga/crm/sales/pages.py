@@ -22,6 +22,7 @@ from niaga.identity.permissions import Perm
 from niaga.identity.principal import Principal
 from niaga.kit.errors import DomainError, ValidationFailed
 from niaga.kit.messages import Msg
+from niaga.kit.money import format_rupiah
 from niaga.web.deps import Require, TransactionalRoute, db
 from niaga.web.forms import form_data
 from niaga.web.i18n import N_
@@ -245,7 +246,7 @@ def _deal_context(session: Session, p: Principal, deal: service.Deal, **extra: A
     rel = service.related(session, p, [deal])
     values = {
         "title": "" if not isinstance(deal.title, str) else deal.title,
-        "value": str(deal.value),
+        "value": format_rupiah(deal.value).removeprefix("Rp "),  # "15.000.000", as people type it
         "expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else "",
         "contact_id": str(deal.contact_id or ""), "company_id": str(deal.company_id or ""),
         "owner_id": str(deal.owner_id or ""), "team_id": str(deal.team_id or ""), "stage_id": str(deal.stage_id),
