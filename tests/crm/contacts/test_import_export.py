@@ -237,3 +237,40 @@ def test_export_through_the_api_needs_the_export_permission(client, session, sho
     assert "attachment" in owner.headers["content-disposition"] and "Siti Aminah" in owner.text
     agent = client.get("/api/v1/contacts/export", headers=bearer(api_token(session, shop.staff["agent"])))
     assert agent.status_code == 403 and "Siti" not in agent.text
+
+
+def test_two_rows_of_one_file_for_the_same_person_become_one_contact(session, shop):
+    text = ("nama,email,hp\n"
+            "Rina Kusuma,rina@contoh.example,\n"
+            "Rina K.,RINA@contoh.example,0812-1111-2222\n"
+            "Rina,,+62 812 1111 2222\n")
+    report = run(session, shop, text)
+    assert (report.created, report.updated, report.unchanged, report.failed) == (1, 2, 0, 0)
+    [rina] = find(session, shop, "081211112222")
+    assert str(rina.full_name) == "Rina" and [str(e.email) for e in rina.emails] == ["rina@contoh.example"]
+
+
+def test_a_large_file_goes_in_chunks_with_bad_rows_and_repeats_anywhere(session, shop):
+    lines = ["nama,email,hp"]
+    for i in range(450):
+        lines.append(f"Orang {i},orang{i}@contoh.example,+6281300{i:06d}")
+    lines[120] = "Rusak,bukan-email,"
+    lines.append("Orang 5 Lagi,orang5@contoh.example,")  # the same person as row 7, 445 rows later
+    report = run(session, shop, "\n".join(lines) + "\n")
+    assert (report.rows, report.created, report.updated, report.failed) == (451, 449, 1, 1)
+    assert [p.row for p in report.problems] == [121]
+    assert count(session) == 449
+    [five] = find(session, shop, "orang5@contoh.example")
+    assert str(five.full_name) == "Orang 5 Lagi"
+
+
+def test_a_value_taken_meanwhile_fails_only_its_row(session, shop, monkeypatch):
+    """If another request adds the same email between the lookup and the flush, only that row is refused."""
+    from niaga.crm.contacts import repository
+
+    shop.contact(session, full_name="Sudah Ada", emails=["sudah@contoh.example"])
+    monkeypatch.setattr(repository, "contacts_by_value", lambda *args, **kwargs: {})  # the lookup misses it
+    report = run(session, shop, "nama,email\nSatu,satu@contoh.example\nDua,sudah@contoh.example\n"
+                                "Tiga,tiga@contoh.example\n")
+    assert (report.created, report.failed) == (2, 1) and report.problems[0].row == 3
+    assert count(session) == 3

@@ -8,8 +8,8 @@
   an explicit mapping (`Nama Pelanggan=full_name,No WA=phone`) overrides the guess. A name column is required.
 - **Rows.** Each row is checked like a form, then created or, when its email, phone or loyalty card number
   already belongs to a contact, merged into that contact (re-importing the same file changes nothing). A
-  bad row becomes one problem (row number, field, message, never the row's values) and the other rows go on:
-  each row runs in its own savepoint.
+  bad row becomes one problem (row number, field, message, never the row's values) and the other rows go on
+  (`import_rows.py`).
 - **Limits.** Size and row count are bounded; a file over either is refused before anything is written.
 """
 
@@ -20,22 +20,16 @@ import csv
 import io
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from niaga.crm.contacts import companies, service
-from niaga.crm.contacts import repository as repo
-from niaga.crm.contacts.validation import clean_email, split_many
-from niaga.crm.models import Contact
-from niaga.crm.visibility import can_see
+from niaga.crm.contacts.import_rows import ImportReport, RowProblem, import_rows
+from niaga.crm.contacts.validation import split_many
 from niaga.identity.principal import Principal
-from niaga.kit.errors import DomainError, ValidationFailed
+from niaga.kit.errors import DomainError
 from niaga.kit.messages import Msg
-from niaga.kit.phone import normalize_phone
 from niaga.privacy import audit
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -88,35 +82,6 @@ class ImportTooLarge(ImportRefused):
 
     status = 413
     code = "import-too-large"
-
-
-@dataclass
-class RowProblem:
-    """Why one row was not taken: its spreadsheet row number (the header is row 1), field and message."""
-
-    row: int
-    field: str
-    message: Msg
-
-
-@dataclass
-class ImportReport:
-    """What an import did."""
-
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    encoding: str = "utf-8"
-    columns: dict[str, str] = field(default_factory=dict)
-    ignored_columns: list[str] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    contact_ids: list[uuid.UUID] = field(default_factory=list)
-
-    @property
-    def failed(self) -> int:
-        """Rows that were not taken."""
-        return len({p.row for p in self.problems})
 
 
 def header_key(header: str) -> str:
@@ -290,104 +255,24 @@ def read_rows(text: str, max_rows: int) -> tuple[list[str], list[tuple[int, list
     return headers, rows
 
 
-def _lookup_values(data: dict[str, Any]) -> tuple[list[str], list[str], str | None]:
-    emails = [e for e in (clean_email(v) for v in data.get("emails", []) if len(v) <= 254) if e]
-    phones = [p for p in (normalize_phone(v) for v in data.get("phones", []) if len(v) <= 40) if p]
-    card = str(data.get("loyalty_card_number") or "").strip().upper() or None
-    return emails, phones, card
-
-
-def _matches(session: Session, principal: Principal, data: dict[str, Any]) -> set[uuid.UUID]:
-    """The contacts this row's email, phone or card number already belong to."""
-    emails, phones, card = _lookup_values(data)
-    found: set[uuid.UUID] = set()
-    queries = [repo.contacts_with_email(session, principal.tenant_id, e) for e in emails]
-    queries += [repo.contacts_with_phone(session, principal.tenant_id, p) for p in phones]
-    if card:
-        queries.append(repo.contacts_with_card(session, principal.tenant_id, card))
-    for query in queries:
-        if query is not None:
-            found.update(session.scalars(query))
-    return found
-
-
-def _merge_into(contact: Contact, data: dict[str, Any]) -> dict[str, Any]:
-    """The row's values as changes to an existing contact: lists are added to, addresses set per kind."""
-    changes = {k: v for k, v in data.items() if k not in ("emails", "phones", "tags", "addresses")}
-    if "emails" in data:
-        current = [str(r.email) for r in contact.emails]
-        new = [e for e in (clean_email(v) or v for v in data["emails"]) if e not in current]
-        if new:
-            changes["emails"] = current + new
-    if "phones" in data:
-        current = [str(r.phone) for r in contact.phones]
-        new = [p for p in (normalize_phone(v) or v for v in data["phones"]) if p not in current]
-        if new:
-            changes["phones"] = current + new
-    if "tags" in data:
-        current = list(contact.tags or [])
-        changes["tags"] = current + list(data["tags"])
-    if "addresses" in data:
-        changes["addresses"] = {**service.first_addresses(contact), **data["addresses"]}
-    if "notes" in changes and contact.notes and changes["notes"] not in str(contact.notes):
-        changes["notes"] = f"{contact.notes}\n\n{changes['notes']}"
-    elif "notes" in changes and contact.notes:
-        changes.pop("notes")
-    if not changes.get("full_name"):
-        changes.pop("full_name", None)
-    return changes
-
-
-def _import_row(session: Session, principal: Principal, data: dict[str, Any], company: str | None,
-                report: ImportReport) -> None:
-    matches = _matches(session, principal, data)
-    if len(matches) > 1:
-        raise ValidationFailed({"row": Msg("This row matches two different contacts. Merge them first.")})
-    if company:
-        data["company_id"] = companies.find_or_create_by_name(session, principal, company).id
-    if not matches:
-        contact = service.create_contact(session, principal, data, source="import", audit_event=False,
-                                         day_first_dates=True)
-        report.created += 1
-        report.contact_ids.append(contact.id)
-        return
-    contact_id = matches.pop()
-    existing = session.get(Contact, (principal.tenant_id, contact_id))
-    if existing is None or not can_see(session, principal, existing):
-        raise ValidationFailed({"row": Msg("This row matches a contact of a colleague that you cannot see.")})
-    _, changed = service.change_contact(session, principal, contact_id, _merge_into(existing, data),
-                                        audit_event=False, day_first_dates=True)
-    report.contact_ids.append(contact_id)
-    if changed:
-        report.updated += 1
-    else:
-        report.unchanged += 1
-
-
 def import_contacts(session: Session, principal: Principal, data: bytes, *, mapping: str = "",
                     max_bytes: int = MAX_IMPORT_BYTES, max_rows: int = MAX_IMPORT_ROWS,
                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Import a CSV file of contacts in the caller's transaction; returns the report (audited, counts only).
 
-    Each row runs in its own savepoint: a refused row leaves nothing behind (not even a company it named).
+    A refused row leaves nothing behind (not even a company it named); see `import_rows` for how.
     """
     text, encoding = decode(data, max_bytes)
     headers, rows = read_rows(text, max_rows)
     columns, shown, ignored = map_columns(headers, parse_mapping(mapping))
     report = ImportReport(rows=len(rows), encoding=encoding, columns=shown, ignored_columns=ignored)
-    for done, (number, cells) in enumerate(rows, start=1):
-        row_data, company = row_input(cells, columns)
-        try:
-            with session.begin_nested():
-                _import_row(session, principal, row_data, company, report)
-        except ValidationFailed as exc:
-            name, message = next(iter(exc.errors.items()))
-            report.problems.append(RowProblem(number, name, message))
-        except DomainError as exc:
-            report.problems.append(RowProblem(number, exc.field or "row", exc.message))
-        if progress is not None:
-            progress(done, len(rows))
+    import_rows(session, principal, [(number, *row_input(cells, columns)) for number, cells in rows], report,
+                progress)
     audit.record(session, principal.tenant_id, "crm.contacts_imported", principal.actor, purpose="U1",
                  details={"rows": report.rows, "created": report.created, "updated": report.updated,
                           "unchanged": report.unchanged, "failed": report.failed, "encoding": encoding})
     return report
+
+
+__all__ = ["ImportRefused", "ImportTooLarge", "ImportReport", "RowProblem", "import_contacts", "decode",
+           "read_rows", "map_columns", "parse_mapping", "row_input", "IMPORT_FIELDS"]

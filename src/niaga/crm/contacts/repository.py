@@ -76,6 +76,33 @@ def contacts_with_card(session: Session, tenant_id: uuid.UUID, card: str) -> Sel
     return _matching_rows(session, tenant_id, field_spec(Contact, "loyalty_card_number"), card.strip().upper())
 
 
+def contacts_by_value(session: Session, tenant_id: uuid.UUID, kind: str, values: list[str]
+                      ) -> dict[str, set[uuid.UUID]]:
+    """For many normalised emails, phones or card numbers at once: value → ids of the contacts holding it."""
+    model, column = {"email": (ContactEmail, "email"), "phone": (ContactPhone, "phone"),
+                     "card": (Contact, "loyalty_card_number")}[kind]
+    spec = field_spec(model, column)
+    by_digest: dict[bytes, str] = {}
+    for value in values:
+        for digest in blind_index.digests(session, tenant_id, spec, value):
+            by_digest[digest] = value
+    found: dict[str, set[uuid.UUID]] = {}
+    if not by_digest:
+        return found
+    entry = select(BlindIndexEntry.digest, BlindIndexEntry.row_id).where(
+        BlindIndexEntry.tenant_id == tenant_id, BlindIndexEntry.field == spec.key,
+        BlindIndexEntry.digest.in_(list(by_digest)))
+    if model is Contact:
+        rows = session.execute(entry)
+    else:
+        sub = entry.subquery()
+        rows = session.execute(select(sub.c.digest, model.contact_id).join(
+            model, (model.tenant_id == tenant_id) & (model.id == sub.c.row_id)))
+    for digest, contact_id in rows:
+        found.setdefault(by_digest[digest], set()).add(contact_id)
+    return found
+
+
 def search_clause(session: Session, tenant_id: uuid.UUID, text: str) -> ColumnElement[bool]:
     """WHERE clause for a search box: an email, a phone number in any format, a card number or name words."""
     text = " ".join(text.split())[:MAX_QUERY]

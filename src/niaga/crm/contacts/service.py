@@ -168,26 +168,31 @@ SIMPLE_FIELDS = ("full_name", "birth_date", "gender", "company_id", "position", 
                  "team_id", "source", "loyalty_card_number")
 
 
-def _apply(contact: Contact, values: ContactFields) -> list[str]:
-    """Write the given values onto the contact; returns the names of the fields that changed."""
-    changed = []
-    for name in SIMPLE_FIELDS:
-        if name not in values.given:
-            continue
-        new = getattr(values, name)
-        if getattr(contact, name) != new:
-            setattr(contact, name, list(new) if name == "tags" else new)
-            changed.append(name)
+def differences(contact: Contact, values: ContactFields) -> list[str]:
+    """The names of the given fields whose values differ from the contact's (nothing is written)."""
+    changed = [name for name in SIMPLE_FIELDS if name in values.given and getattr(contact, name) != getattr(values, name)]
     if "emails" in values.given and [str(r.email) for r in contact.emails] != values.emails:
-        _set_emails(contact, values.emails)
         changed.append("emails")
     if "phones" in values.given and [str(r.phone) for r in contact.phones] != values.phones:
-        _set_phones(contact, values.phones)
         changed.append("phones")
-    if "addresses" in values.given:
-        if first_addresses(contact) != values.addresses:
+    if "addresses" in values.given and first_addresses(contact) != values.addresses:
+        changed.append("addresses")
+    return changed
+
+
+def _apply(contact: Contact, values: ContactFields) -> list[str]:
+    """Write the given values onto the contact; returns the names of the fields that changed."""
+    changed = differences(contact, values)
+    for name in changed:
+        if name == "emails":
+            _set_emails(contact, values.emails)
+        elif name == "phones":
+            _set_phones(contact, values.phones)
+        elif name == "addresses":
             _set_addresses(contact, values.addresses)
-            changed.append("addresses")
+        else:
+            new = getattr(values, name)
+            setattr(contact, name, list(new) if name == "tags" else new)
     return changed
 
 
@@ -204,8 +209,12 @@ def _flush_or_duplicate(session: Session, principal: Principal, values: ContactF
 
 
 def create_contact(session: Session, principal: Principal, data: dict[str, Any], *, source: str | None = None,
-                   audit_event: bool = True, day_first_dates: bool = False) -> Contact:
-    """Create a contact (a new data subject); refuses bad input and duplicates, writing nothing."""
+                   audit_event: bool = True, day_first_dates: bool = False, looked_up: bool = False) -> Contact:
+    """Create a contact (a new data subject); refuses bad input and duplicates, writing nothing.
+
+    `looked_up`: the caller already searched for these values (the importer does, to update instead); the
+    unique blind index still refuses a duplicate at flush, which becomes the same DuplicateContact.
+    """
     values, errors = check_contact(data, day_first_dates=day_first_dates)
     if source is not None:
         values.source = source
@@ -214,16 +223,25 @@ def create_contact(session: Session, principal: Principal, data: dict[str, Any],
     check_references(session, principal, values, errors)
     if errors:
         raise ValidationFailed(errors)
-    _refuse_duplicates(session, principal, values)
+    if not looked_up:
+        _refuse_duplicates(session, principal, values)
     return _insert(session, principal, values, audit_event=audit_event)
+
+
+def stage_contact(session: Session, principal: Principal, values: ContactFields) -> Contact:
+    """Add a contact from values already checked (references included) without flushing: bulk imports flush
+    many at once, and the unique blind index still refuses a duplicate at that flush."""
+    subject = get_vault().new_subject(session, principal.tenant_id, SUBJECT_KIND)
+    contact = Contact(tenant_id=principal.tenant_id, subject=subject, tags=[], status="active")
+    session.add(contact)
+    _apply(contact, values)
+    return contact
 
 
 def _insert(session: Session, principal: Principal, values: ContactFields, *, audit_event: bool) -> Contact:
     with session.begin_nested():
-        subject = get_vault().new_subject(session, principal.tenant_id, SUBJECT_KIND)
-        contact = Contact(tenant_id=principal.tenant_id, subject=subject, tags=[], status="active")
-        session.add(contact)
-        _apply(contact, values)
+        contact = stage_contact(session, principal, values)
+        subject = contact.subject
         _flush_or_duplicate(session, principal, values, None)
     if audit_event:
         audit.record(session, principal.tenant_id, "crm.contact_created", principal.actor, target_type="contact",
@@ -256,9 +274,13 @@ def update_contact(session: Session, principal: Principal, contact_id: uuid.UUID
 
 def change_contact(session: Session, principal: Principal, contact_id: uuid.UUID, data: dict[str, Any],
                    *, partial: bool = True, audit_event: bool = True,
-                   day_first_dates: bool = False) -> tuple[Contact, list[str]]:
-    """`update_contact`, also returning the names of the fields that changed (imports count them)."""
-    contact = get_contact(session, principal, contact_id)
+                   day_first_dates: bool = False, loaded: Contact | None = None) -> tuple[Contact, list[str]]:
+    """`update_contact`, also returning the names of the fields that changed (imports count them).
+
+    `loaded`: the contact, already loaded and checked visible by the caller (imports load a chunk at once).
+    """
+    contact = loaded if loaded is not None and loaded.id == contact_id else get_contact(session, principal,
+                                                                                        contact_id)
     if contact.status != "active":
         raise Conflict(Msg("This contact was merged into another one; change that one instead."))
     if contact.subject is None or contact.subject.is_erased:
@@ -268,6 +290,8 @@ def change_contact(session: Session, principal: Principal, contact_id: uuid.UUID
     check_references(session, principal, values, errors, record=contact)
     if errors:
         raise ValidationFailed(errors)
+    if not differences(contact, values):
+        return contact, []  # nothing to write (a re-imported row, a form saved unchanged)
     _refuse_duplicates(session, principal, values, exclude=contact.id)
     with session.begin_nested():
         changed = _apply(contact, values)
