@@ -281,7 +281,14 @@ class BulkTenant:
                 for table, chunk in zip(tables, rows):
                     conn.execute(insert(table), chunk)
             self.size += len(rows[0])
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        # Fold the load into the database file so the figures after it do not pay for its checkpoint.
+        raw = self.engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+        return elapsed
 
     def lookups(self, count: int, scan_sample: int, full_scan: bool) -> dict:
         """Mean time of `count` random lookups per method, plus a (sampled) decrypt-and-scan."""
@@ -289,9 +296,9 @@ class BulkTenant:
         tid = self.tenant_id
 
         def by_blind_index(session: Session, email: str) -> None:
-            ids = blind_index.find_rows(session, tid, self.email_spec, email)
-            row = session.get(SealedContact, (tid, ids[0]))
-            assert row.email == email
+            ids = blind_index.match_ids(session, tid, self.email_spec, email)
+            row = session.scalar(select(SealedContact).where(SealedContact.tenant_id == tid, SealedContact.id.in_(ids)))
+            assert row.email == email  # the row found is decrypted, as a page or the API would show it
 
         def by_plain_index(session: Session, email: str) -> None:
             row = session.scalar(select(PlainContact).where(PlainContact.tenant_id == tid, PlainContact.email == email))

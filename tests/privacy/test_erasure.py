@@ -193,3 +193,20 @@ def _principal_for(session, tenant_id):
     w = _W()
     w.tenant_id, w.owner = tenant_id, owner
     return _principal(w)
+
+
+def test_one_statement_lookup_matches_exact_values_only(session, settings, passwords):
+    world = staffed_tenant(session, settings, passwords)
+    session.flush()
+    email_spec = next(f for f in registered_fields(User) if f.column == "email")
+    name_spec = next(f for f in registered_fields(User) if f.column == "full_name")
+
+    def found(spec, value):
+        ids = blind_index.match_ids(session, world.tenant_id, spec, value)
+        return [] if ids is None else [u.full_name for u in session.scalars(select(User).where(User.id.in_(ids)))]
+
+    assert found(email_spec, "  SITI.NURHALIZA@kopinusantara.example ") == ["Siti Nurhaliza"]
+    assert found(name_spec, "nurhaliza siti") == ["Siti Nurhaliza"]
+    assert found(name_spec, "Siti Hidayat") == []  # every word must match the same person
+    assert found(email_spec, "siti@kopinusantara.example") == []
+    assert blind_index.match_ids(session, world.tenant_id, name_spec, "  ,, ") is None

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from niaga.kit.phone import normalize_phone
@@ -135,6 +135,23 @@ def find_rows(session: Session, tenant_id: uuid.UUID, spec: Any, value: str) -> 
     for row_id in session.scalars(query):
         rows[row_id] = rows.get(row_id, 0) + 1
     return [row_id for row_id, hits in rows.items() if hits >= len(wanted)]
+
+
+def match_ids(session: Session, tenant_id: uuid.UUID, spec: Any, value: str) -> Select | None:
+    """A subquery of matching row ids, for `Model.id.in_(...)` — one statement for lookup and load.
+
+    None when the value normalises to nothing (no row can match). Word indexes need every word.
+    """
+    wanted = digests(session, tenant_id, spec, value)
+    if not wanted:
+        return None
+    query = select(BlindIndexEntry.row_id).where(BlindIndexEntry.field == spec.key, BlindIndexEntry.digest.in_(wanted))
+    if spec.scope != "platform":
+        query = query.where(BlindIndexEntry.tenant_id == tenant_id)
+    if len(wanted) > 1:
+        query = query.group_by(BlindIndexEntry.row_id).having(func.count(func.distinct(BlindIndexEntry.digest))
+                                                              >= len(wanted))
+    return query
 
 
 def find_platform_rows(session: Session, spec: Any, value: str) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -18,6 +18,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Any
 
@@ -136,7 +137,7 @@ class FieldSpec:
     description: str
     model: type = field(compare=False, repr=False, default=object)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """'table.column', the name used in the blind index and the inventory."""
         return f"{self.table}.{self.column}"
@@ -188,7 +189,7 @@ class PersonalAttribute:
         hit = cache.get(self.name)
         if hit is not None and hit[0] is sealed:
             return hit[1]
-        value = _open(obj, self, sealed)
+        value = _open(obj, self, sealed, subject)
         cache[self.name] = (sealed, value)
         return value
 
@@ -255,18 +256,37 @@ def subject_fk() -> ForeignKeyConstraint:
 
 
 def _aad(obj: Any, spec: FieldSpec) -> bytes:
-    return f"{obj.tenant_id.hex}:{obj.subject_id.hex}:{spec.table}.{spec.column}:{obj.id.hex}".encode()
+    """tenant:subject:table.column:row — the hex forms are computed once per row, not per field."""
+    state = obj.__dict__
+    ids = (state.get("tenant_id"), state.get("subject_id"), state.get("id"))
+    memo = state.get("_niaga_aad")
+    if memo is None or memo[0] != ids:
+        if None in ids:  # expired or not yet set: go through the mapped attributes
+            ids = (obj.tenant_id, obj.subject_id, obj.id)
+        memo = (ids, f"{ids[0].hex}:{ids[1].hex}:", f":{ids[2].hex}")
+        state["_niaga_aad"] = memo
+    return f"{memo[1]}{spec.key}{memo[2]}".encode()
 
 
-def _open(obj: Any, attr: PersonalAttribute, sealed: bytes) -> Any:
-    from niaga.privacy.vault import get_vault
+_get_vault: Any = None
 
-    subject = obj.subject
+
+def _vault() -> Any:
+    global _get_vault
+    if _get_vault is None:  # imported late: vault.py imports this package's models
+        from niaga.privacy.vault import get_vault
+
+        _get_vault = get_vault
+    return _get_vault()
+
+
+def _open(obj: Any, attr: PersonalAttribute, sealed: bytes, subject: Any = None) -> Any:
+    subject = subject if subject is not None else obj.subject
     if subject is None or subject.key_wrapped is None:
         return ERASED
     session = object_session(obj)
     try:
-        cipher = get_vault().subject_cipher(session, subject)
+        cipher = _vault().subject_cipher(session, subject)
         if cipher is None:
             return ERASED
         if sealed[:1] != FORMAT_V1:
