@@ -29,7 +29,7 @@ os-packages:
 run: install
 	$(BIN)/niaga db upgrade
 	$(BIN)/niaga demo
-	NIAGA_BASE_URL="$${NIAGA_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/niaga serve --host $(HOST) --port $(PORT)
+	NIAGA_LOG_JSON="$${NIAGA_LOG_JSON:-false}" NIAGA_BASE_URL="$${NIAGA_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/niaga serve --host $(HOST) --port $(PORT)
 
 test: install os-packages
 	@./scripts/run-tests

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -49,6 +51,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+    # SQLite has one writer: requests of this process take turns (see TransactionalRoute).
+    app.state.write_gate = asyncio.Semaphore(1) if database.dialect == "sqlite" else None
 
     errors.install(app)
     app.add_middleware(SecurityHeaders, require_https=settings.require_https)

@@ -33,14 +33,32 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _database():  # noqa: ANN202
+def _database(migrated: bool = False):  # noqa: ANN202
+    """Start-up for a command: settings, keys, a reachable database (migrated, when asked)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     from niaga.app import bootstrap
+    from niaga.db import migrate
 
     try:
-        return bootstrap(get_settings())
+        database = bootstrap(get_settings())
+        with database.engine.connect().execution_options(readonly=True) as conn:
+            conn.execute(text("SELECT 1"))
     except (SettingsError, KeyConfigError) as exc:
         err.print(f"[red]niaga cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
+    except (ArgumentError, ValueError) as exc:
+        err.print(f"[red]niaga cannot start:[/red] NIAGA_DATABASE_URL is not a valid database URL ({type(exc).__name__})")
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        err.print(f"[red]niaga cannot reach the database:[/red] {reason}")
+        raise typer.Exit(2) from None
+    if migrated and not migrate.is_current(database.engine):
+        err.print("[red]The database is not up to date:[/red] run `niaga db upgrade` first.")
+        raise typer.Exit(2)
+    return database
 
 
 @app.command()
@@ -112,7 +130,11 @@ def demo(force: bool = typer.Option(False, help="Seed even when the database alr
     with database.transaction() as session:
         result = seed_demo(session, settings, force=force)
     if result is None:
-        console.print("demo data already present; nothing seeded")
+        from niaga.demo import DEMO_OWNER, DEMO_STAFF
+
+        console.print("demo data already present; nothing seeded. Demo logins:")
+        for email, role in [(DEMO_OWNER, "owner"), *((e, r.value) for _, e, _, _, r in DEMO_STAFF)]:
+            console.print(f"  login {email} ({role})  password {settings.demo_password}")
         return
     console.print(f"demo business [bold]{result.tenant_name}[/bold] created")
     for email, role in result.logins:
@@ -134,7 +156,7 @@ def tenant_create(
     from niaga.kit.errors import ValidationFailed
     from niaga.privacy.audit import Actor
 
-    database = _database()
+    database = _database(migrated=True)
     settings = get_settings()
     form = SignUpForm(full_name=owner_name, company_name=name, position="Owner", email=owner_email,
                       phone=owner_phone, birth_date=owner_birth_date, password=password, accept_terms=True)
@@ -156,7 +178,7 @@ def tenant_list() -> None:
 
     from niaga.identity.models import Tenant
 
-    database = _database()
+    database = _database(migrated=True)
     table = Table("id", "slug", "name", "time zone", "status")
     with database.transaction() as session:
         for t in session.scalars(select(Tenant).order_by(Tenant.created_at)):
@@ -194,7 +216,7 @@ def user_invite(
     from niaga.identity import staff
     from niaga.kit.errors import ValidationFailed
 
-    database = _database()
+    database = _database(migrated=True)
     settings = get_settings()
     try:
         with database.transaction() as session:
@@ -222,7 +244,7 @@ def user_create(
     from niaga.identity.passwords import Passwords
     from niaga.kit.errors import DomainError, ValidationFailed
 
-    database = _database()
+    database = _database(migrated=True)
     settings = get_settings()
     try:
         with database.transaction() as session:
@@ -247,7 +269,7 @@ def audit_verify(tenant: Optional[str] = typer.Option(None, help="Only this tena
     """Check every audit chain; exits 1 and names the first broken link when one fails."""
     from niaga.privacy import audit
 
-    database = _database()
+    database = _database(migrated=True)
     with database.transaction() as session:
         checked, breaks = audit.verify(session, uuid.UUID(tenant) if tenant else None)
     if breaks:

@@ -53,7 +53,8 @@ def seed_demo(session: Session, settings: Settings, force: bool = False) -> Demo
     tenant = session.get(Tenant, owner.tenant_id)
     tenant.address = "Jl. Malioboro No. 10, Yogyakarta"
     tenant.privacy_contact_email = "privasi@tokomaju.example"
-    tenant.dpo_name = "Rina Kusuma"
+    # Published contact points (policy D4) are a role and a role mailbox, not a person's own details.
+    tenant.dpo_name = "Petugas Pelindungan Data"
     principal = Principal(tenant_id=owner.tenant_id, user_id=owner.id, subject_id=owner.subject_id, role=Role.OWNER,
                           permissions=ROLE_PERMISSIONS[Role.OWNER], via="session")
     result = DemoResult(tenant_name=tenant.name, logins=[(DEMO_OWNER, Role.OWNER.value)])

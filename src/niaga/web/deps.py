@@ -38,12 +38,24 @@ class CsrfFailed(DomainError):
 
 
 class TransactionalRoute(APIRoute):
-    """Opens the request's session and commits it before the response leaves (rule 1)."""
+    """Opens the request's session and commits it before the response leaves (rule 1).
+
+    On SQLite every transaction holds the single write lock from BEGIN IMMEDIATE to commit, so the
+    requests of one process queue on an asyncio gate first: a waiting request then holds no thread and
+    no lock, instead of filling the thread pool while the lock holder waits for a thread to commit.
+    """
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Any:
+            gate = request.app.state.write_gate
+            if gate is None:
+                return await _transaction(request)
+            async with gate:
+                return await _transaction(request)
+
+        async def _transaction(request: Request) -> Any:
             session = request.app.state.database.session()
             request.state.db = session
             try:
