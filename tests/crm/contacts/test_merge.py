@@ -19,6 +19,7 @@ from niaga.privacy import files
 from niaga.privacy.audit import Actor, AuditEvent
 from niaga.privacy.consent import ConsentEvent, ConsentMethod, ConsentPurpose, current_consents, record_consent
 from niaga.privacy.erasure import erase_subject, is_erased
+from niaga.privacy.fields import registered_fields
 from niaga.privacy.models import BlindIndexEntry, DataSubject
 from niaga.privacy.rekey import RekeyRefused, rekey_subject_rows
 from tests.conftest import api_token, bearer
@@ -201,3 +202,36 @@ def test_other_domains_register_their_contact_references():
     assert len([1 for m, c in CONTACT_REFERENCES if m is ContactAddress]) == 1
     with pytest.raises(TypeError):
         register_contact_reference(DataSubject, "contact_id")
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["registered", "found-by-foreign-key"])
+def test_deals_and_tickets_of_the_duplicate_move_and_stay_readable(session, shop, pair, monkeypatch, registered):
+    """Records of other domains (here sales and the service desk, through their own services) follow the person,
+    also when their module never registered its reference in this process."""
+    from niaga.crm.sales.deals import create_deal
+    from niaga.crm.sales.models import Deal
+    from niaga.crm.service_desk.models import Ticket
+    from niaga.crm.service_desk.service import create_ticket
+
+    keep, duplicate = pair
+    deal = create_deal(session, shop.p(), title="Langganan kopi 12 bulan", contact_id=duplicate.id, value=2_500_000)
+    ticket = create_ticket(session, shop.p(), {"title": "Biji kopi terlalu gosong",
+                                               "description": "Pesanan minggu lalu", "channel": "whatsapp"}, contact=duplicate)
+    session.commit()
+    if not registered:
+        from niaga.crm.contacts import merge as merge_module
+
+        monkeypatch.setattr(merge_module, "CONTACT_REFERENCES",
+                            [(m, c) for m, c in CONTACT_REFERENCES if m not in (Deal, Ticket)])
+    result = merge_contacts(session, shop.p(), keep.id, duplicate.id)
+    session.commit()
+    assert result.references["deals"] == 1 and result.references["tickets"] == 1
+    session.expire_all()
+    moved_deal = session.get(Deal, (shop.world.id, deal.id))
+    moved_ticket = session.get(Ticket, (shop.world.id, ticket.id))
+    assert moved_deal.contact_id == keep.id and moved_ticket.contact_id == keep.id
+    assert moved_deal.subject_id == keep.subject_id and moved_ticket.subject_id == keep.subject_id
+    for row in (moved_deal, moved_ticket):
+        for spec in registered_fields(type(row)):
+            assert str(getattr(row, spec.column)) not in ("[erased]", "[unreadable]"), (type(row).__name__, spec.column)
+    assert moved_ticket.title == "Biji kopi terlalu gosong"

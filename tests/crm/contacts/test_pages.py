@@ -214,6 +214,7 @@ def test_import_page_reports_rows_and_refuses_junk(client, session, shop, settin
     token = login(client, session, shop, settings)
     page = client.get("/contacts/import")
     assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+    assert "Paling besar 1 MB dan 20.000 baris per berkas." in page.text
     csv_file = "nama,email,hp\nSiti,siti@contoh.example,081234567890\nAni,ani-tanpa-at,\n".encode()
     resp = client.post("/contacts/import", data={"csrf_token": token}, files={"file": ("kontak.csv", csv_file, "text/csv")})
     assert resp.status_code == 200

@@ -4,7 +4,8 @@ In one transaction:
 1. the duplicate's own values fill the kept contact's blanks (notes are joined, tags united), and the
    duplicate row is emptied;
 2. every registered reference (`contact_id` columns of emails, phones, addresses, and of deals, tickets,
-   messages… registered by their domains with `register_contact_reference`) is pointed at the kept contact;
+   messages… registered by their domains with `register_contact_reference`) is pointed at the kept contact,
+   and so is any other foreign key to contacts found in the schema;
 3. every row sealed under the duplicate's key is re-sealed under the kept contact's key
    (`privacy.rekey.rekey_subject_rows`), blind-index entries included, so the moved email is found under the
    kept contact and erasing the kept contact later reaches it;
@@ -17,7 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from niaga.crm.contacts import service
@@ -98,6 +99,30 @@ def _repoint(session: Session, tenant_id: uuid.UUID, keep: Contact, duplicate: C
     return counts
 
 
+def _repoint_foreign_keys(session: Session, tenant_id: uuid.UUID, keep: Contact, duplicate: Contact) -> dict[str, int]:
+    """Any other column holding a foreign key to contacts follows too, registered or not (a domain whose
+    module was not imported in this process has not registered yet; its rows must still move)."""
+    from niaga.db import registry
+
+    registered = {(model.__tablename__, column) for model, column in CONTACT_REFERENCES}
+    contacts = Contact.__table__
+    counts: dict[str, int] = {}
+    for table in registry.metadata.tables.values():
+        for fk in table.foreign_key_constraints:
+            if fk.referred_table is not contacts:
+                continue
+            pairs = {element.parent.name: element.column.name for element in fk.elements}
+            columns = [local for local, remote in pairs.items() if remote == "id"]
+            if "tenant_id" not in table.c or len(columns) != 1 or (table.name, columns[0]) in registered:
+                continue
+            column = table.c[columns[0]]
+            result = session.execute(update(table).where(table.c.tenant_id == tenant_id, column == duplicate.id)
+                                     .values({column.name: keep.id}), execution_options={"synchronize_session": False})
+            if result.rowcount:
+                counts[table.name] = counts.get(table.name, 0) + result.rowcount
+    return counts
+
+
 def merge_contacts(session: Session, principal: Principal, keep_id: uuid.UUID, duplicate_id: uuid.UUID) -> MergeResult:
     """Merge the duplicate into the kept contact: every linked record moves, in the caller's transaction."""
     if keep_id == duplicate_id:
@@ -117,6 +142,11 @@ def merge_contacts(session: Session, principal: Principal, keep_id: uuid.UUID, d
         session.flush()
         references = _repoint(session, tenant_id, keep, duplicate)
         session.flush()
+        swept = _repoint_foreign_keys(session, tenant_id, keep, duplicate)
+        if swept:
+            session.expire_all()  # those rows changed behind the ORM's back: reload them when next read
+        for table, moved in swept.items():
+            references[table] = references.get(table, 0) + moved
         resealed = rekey_subject_rows(session, tenant_id, old_subject_id, keep.subject_id)
         duplicate.status = "merged"
         duplicate.merged_into_id = keep.id

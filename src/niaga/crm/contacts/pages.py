@@ -136,7 +136,15 @@ def contact_create(request: Request, form: dict = Depends(form_data),
 def contact_import_form(request: Request, p: Principal = Depends(Require(Perm.CONTACTS_IMPORT))) -> Response:
     """The upload form for a CSV file of contacts."""
     return render(request, "crm/contacts/import.html", {"report": None, "error": None, "mapping": "",
-                                                        "fields": importer.IMPORT_FIELDS, "labels": options.LABELS})
+                                                        "fields": importer.IMPORT_FIELDS, "labels": options.LABELS,
+                                                        **_limits(request)})
+
+
+def _limits(request: Request) -> dict[str, Any]:
+    """What the upload form accepts: the importer's limits, or the server's request size limit if smaller."""
+    max_bytes = min(importer.MAX_IMPORT_BYTES, request.app.state.settings.max_body_bytes)
+    return {"limit_mb": max(1, round(max_bytes / (1024 * 1024))), "limit_rows": f"{importer.MAX_IMPORT_ROWS:,}".replace(
+        ",", ".")}
 
 
 async def _upload(request: Request) -> tuple[dict[str, str], bytes | None]:
@@ -155,12 +163,14 @@ def contact_import(request: Request, upload: tuple = Depends(_upload),
     fields, data = upload
     mapping = fields.get("mapping", "")[:2000]
     context = {"report": None, "error": None, "mapping": mapping, "fields": importer.IMPORT_FIELDS,
-               "labels": options.LABELS}
+               "labels": options.LABELS, **_limits(request)}
     if not data:
         context["error"] = Msg("Choose a CSV file to import.")
         return render(request, "crm/contacts/import.html", context, status_code=422)
     try:
-        context["report"] = importer.import_contacts(session, p, data, mapping=mapping)
+        context["report"] = importer.import_contacts(session, p, data, mapping=mapping,
+                                                     max_bytes=min(importer.MAX_IMPORT_BYTES,
+                                                                   request.app.state.settings.max_body_bytes))
     except importer.ImportRefused as exc:
         context["error"] = exc.message
         return render(request, "crm/contacts/import.html", context, status_code=exc.status)

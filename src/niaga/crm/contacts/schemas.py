@@ -7,7 +7,7 @@ refuse the same values with the same messages. Outputs show an erased person's v
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -263,4 +263,4 @@ class ImportRead(BaseModel):
 
 __all__ = ["AddressIn", "ContactCreate", "ContactUpdate", "ContactRead", "ContactListItem", "ContactPageRead",
            "ContactSearch", "MergeRequest", "CompanyCreate", "CompanyUpdate", "CompanyRead", "CompanyPageRead",
-           "ImportRead", "RowProblem", "date"]
+           "ImportRead", "RowProblem"]
