@@ -214,6 +214,10 @@ class BoundedCache:
             while len(self._data) > self.limit:
                 self._data.popitem(last=False)
 
+    def discard(self, key) -> None:  # noqa: ANN001
+        with self._lock:
+            self._data.pop(key, None)
+
     def discard_where(self, predicate) -> None:  # noqa: ANN001
         with self._lock:
             for key in [k for k in self._data if predicate(k)]:

@@ -2,7 +2,7 @@
 
 One vault per process, configured at start-up from the key provider. Tenant keys are cached (bounded);
 subject keys are unwrapped from the row read in the same query as the data, so an erasure made by any
-process takes effect everywhere at once (a cache hit needs the wrapped key bytes that erasure deleted).
+process takes effect everywhere at once (a cache hit must match the wrapped key bytes that erasure deleted).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Vault:
             key_wrapped=seal(tenant_key, key, _subject_aad(tenant_id, subject_id, 1)),
         )
         session.add(subject)
-        self._subject_ciphers.put((tenant_id, subject_id, subject.key_wrapped), AESGCM(key))
+        self._subject_ciphers.put((tenant_id, subject_id), (subject.key_wrapped, AESGCM(key)))
         return subject
 
     def subject_cipher(self, session: Session | None, subject: DataSubject) -> AESGCM | None:
@@ -117,23 +117,25 @@ class Vault:
         memo = subject.__dict__.get("_niaga_cipher")
         if memo is not None and memo[0] is wrapped:
             return memo[1]
-        cache_key = (subject.tenant_id, subject.id, wrapped)
-        cipher = self._subject_ciphers.get(cache_key)
-        if cipher is not None:
-            subject.__dict__["_niaga_cipher"] = (wrapped, cipher)
-            return cipher
+        # The process-wide cache is keyed by person and checked against the wrapped bytes read with the
+        # row: an erasure or re-wrap made by another process is seen on the next read.
+        cache_key = (subject.tenant_id, subject.id)
+        hit = self._subject_ciphers.get(cache_key)
+        if hit is not None and hit[0] == wrapped:
+            subject.__dict__["_niaga_cipher"] = (wrapped, hit[1])
+            return hit[1]
         if session is None:
             raise KeyConfigError("a detached record cannot load its tenant key")
         tenant_key = self.tenant_key(session, subject.tenant_id, "data", subject.tenant_key_version)
         key = open_sealed(tenant_key, wrapped, _subject_aad(subject.tenant_id, subject.id, subject.key_version))
         cipher = AESGCM(key)
-        self._subject_ciphers.put(cache_key, cipher)
+        self._subject_ciphers.put(cache_key, (wrapped, cipher))
         subject.__dict__["_niaga_cipher"] = (wrapped, cipher)
         return cipher
 
     def forget_subject(self, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> None:
         """Drop a subject's cached cipher (called on erasure)."""
-        self._subject_ciphers.discard_where(lambda k: k[0] == tenant_id and k[1] == subject_id)
+        self._subject_ciphers.discard((tenant_id, subject_id))  # O(1): erasure time must not grow with the cache
 
     # -- blind-index keys --------------------------------------------------------------------------
     def index_key(self, session: Session, tenant_id: uuid.UUID, field: str) -> bytes:
