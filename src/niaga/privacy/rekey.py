@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from niaga.kit.errors import Conflict, NotFound
 from niaga.kit.messages import Msg
@@ -90,8 +90,10 @@ def rekey_subject_rows(session: Session, tenant_id: uuid.UUID, from_subject_id: 
         raise RekeyRefused(Msg("This person's data has been erased; there is nothing to move."))
     moved: dict[str, int] = {}
     for model, specs in subject_models().items():
-        rows = list(session.scalars(select(model).where(model.tenant_id == tenant_id,
-                                                        model.subject_id == from_subject_id)))
+        # Relationships load lazily (only what a mover touches): eager collection loaders of some models
+        # would otherwise run for every row found.
+        rows = list(session.scalars(select(model).options(lazyload("*")).where(
+            model.tenant_id == tenant_id, model.subject_id == from_subject_id)))
         mover = MOVERS.get(model)
         for row in rows:
             if mover is not None:

@@ -90,6 +90,7 @@ def export_contacts(session: Session, principal: Principal,
 
     def flush_batch() -> None:
         nonlocal count
+        repo.with_lists(session, principal.tenant_id, batch)
         companies = repo.companies_of(session, principal.tenant_id, batch)
         owners = repo.owners_of(session, principal.tenant_id, batch)
         for contact in batch:

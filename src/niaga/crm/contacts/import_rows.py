@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,7 +146,7 @@ def _update(session: Session, principal: Principal, row: Row, contact_ids: set[u
     if len(contact_ids) > 1:
         raise ValidationFailed({"row": Msg("This row matches two different contacts. Merge them first.")})
     contact_id = next(iter(contact_ids))
-    existing = loaded.get(contact_id) or session.get(Contact, (principal.tenant_id, contact_id))
+    existing = loaded.get(contact_id) or repo.contact_in_tenant(session, principal.tenant_id, contact_id)
     if existing is None or not can_see(session, principal, existing):
         raise ValidationFailed({"row": Msg("This row matches a contact of a colleague that you cannot see.")})
     data = dict(row.data)
@@ -220,8 +219,7 @@ def _run_chunk(session: Session, principal: Principal, chunk: list[Row], report:
     # The matched contacts in one query (their emails, phones and addresses in one more each).
     # (Held here: the session's identity map keeps objects only while something refers to them.)
     matched = {i for found in matches for i in found}
-    loaded = {c.id: c for c in session.scalars(select(Contact).where(Contact.tenant_id == principal.tenant_id,
-                                                                    Contact.id.in_(matched)))} if matched else {}
+    loaded = {c.id: c for c in repo.load_contacts(session, principal.tenant_id, matched)}
     for row, found in zip(chunk, matches):
         if found:
             _guarded(report, row, session, lambda row=row, found=found: _update(session, principal, row, found,
