@@ -73,16 +73,16 @@ class Contact(TenantOwned, SubjectOwned, Timestamped, Base):
 
     emails: Mapped[list["ContactEmail"]] = relationship(
         primaryjoin="and_(Contact.tenant_id == ContactEmail.tenant_id, Contact.id == foreign(ContactEmail.contact_id))",
-        order_by="ContactEmail.position", cascade="all, delete-orphan", lazy="selectin",
+        order_by="ContactEmail.position", cascade="all, delete-orphan", lazy="select",
     )
     phones: Mapped[list["ContactPhone"]] = relationship(
         primaryjoin="and_(Contact.tenant_id == ContactPhone.tenant_id, Contact.id == foreign(ContactPhone.contact_id))",
-        order_by="ContactPhone.position", cascade="all, delete-orphan", lazy="selectin",
+        order_by="ContactPhone.position", cascade="all, delete-orphan", lazy="select",
     )
     addresses: Mapped[list["ContactAddress"]] = relationship(
         primaryjoin="and_(Contact.tenant_id == ContactAddress.tenant_id, "
                     "Contact.id == foreign(ContactAddress.contact_id))",
-        cascade="all, delete-orphan", lazy="selectin",
+        cascade="all, delete-orphan", lazy="select",
     )
 
     __table_args__ = (
