@@ -78,8 +78,7 @@ def _secrets(totp_secret: str) -> dict[bytes, str]:
 
 def _demo_secrets() -> dict[bytes, str]:
     wanted: dict[bytes, str] = {}
-    # The owner's name is left out on purpose: the demo publishes it as the business's privacy contact
-    # (tenants.dpo_name, policies D4), which is plain text by design.
+    wanted.update({f: "demo owner name" for f in _forms("Rina Kusuma", "name")})
     for form in _forms(DEMO_OWNER):
         wanted[form] = "demo owner email"
     wanted.update({f: "demo owner phone" for f in _forms("081298765432", "phone")})
