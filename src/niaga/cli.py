@@ -7,9 +7,9 @@ import uuid
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from niaga.kit.console import cli_console
 from niaga.config import SettingsError, get_settings
 from niaga.privacy.keys import KeyConfigError
 from niaga.privacy.cli import backup_app, keys_app, privacy_app
@@ -29,8 +29,8 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(backup_app, name="backup")
 app.add_typer(crm_app, name="crm")
 
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 
 def _database(migrated: bool = False):  # noqa: ANN202

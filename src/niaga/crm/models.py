@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from niaga.db.base import Base, TenantOwned, Timestamped
 from niaga.privacy.fields import Category, Purpose, Retention, SubjectOwned, personal, subject_fk
+from niaga.web.i18n import N_
 
 U1, U2, U4, U5, U6 = Purpose.U1, Purpose.U2, Purpose.U4, Purpose.U5, Purpose.U6
 REL = Retention.RELATIONSHIP
@@ -37,7 +38,10 @@ class Company(TenantOwned, SubjectOwned, Timestamped, Base):
 
     __tablename__ = "companies"
 
-    name: Mapped[str] = mapped_column(String(160))
+    # Decision: a company's trade name is what the business itself publishes (signboard, invoices), so it
+    # stays searchable in clear; what identifies a sole proprietor as a person (NPWP = NIK, address) is sealed.
+    name: Mapped[str] = mapped_column(String(160), info={"not_personal": N_(
+        "A business's trade name, published by the business itself; the owner's NPWP and address are encrypted")})
     industry: Mapped[str] = mapped_column(String(40), default="")
     website: Mapped[str] = mapped_column(String(200), default="")
     npwp = personal(Category.IDENTIFICATION, [U1, U4], retention=Retention.TAX_10Y, index="digits", unique=True,
@@ -103,7 +107,8 @@ class ContactEmail(TenantOwned, SubjectOwned, Base):
     contact_id: Mapped[uuid.UUID]
     email = personal(Category.CONTACT, [U1, U5, U6], retention=REL, index="email", unique=True,
                      description="Customer email")
-    label: Mapped[str] = mapped_column(String(20), default="")
+    label: Mapped[str] = mapped_column(String(20), default="", info={"not_personal": N_(
+        "A label staff pick from a short list (work, home), not a value about the person")})
     position: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (
@@ -121,7 +126,8 @@ class ContactPhone(TenantOwned, SubjectOwned, Base):
     contact_id: Mapped[uuid.UUID]
     phone = personal(Category.CONTACT, [U1, U5, U6], retention=REL, index="phone", unique=True,
                      description="Customer phone (E.164), also their WhatsApp number")
-    label: Mapped[str] = mapped_column(String(20), default="")
+    label: Mapped[str] = mapped_column(String(20), default="", info={"not_personal": N_(
+        "A label staff pick from a short list (work, home), not a value about the person")})
     whatsapp: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(default=0)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from niaga.kit.console import cli_console
 from niaga.config import SettingsError, get_settings
 from niaga.privacy.keys import KeyConfigError
 
@@ -19,8 +19,8 @@ keys_app = typer.Typer(help="Master and tenant keys: rotation and destruction of
 privacy_app = typer.Typer(help="Personal data: the inventory, erasure, storage compaction.", no_args_is_help=True)
 backup_app = typer.Typer(help="Encrypted backups: create, list, verify, restore, prune.", no_args_is_help=True)
 
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 
 def _start() -> tuple[Any, Any]:

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from niaga.kit.console import cli_console
+
 crm_app = typer.Typer(help="CRM contacts: import and export CSV.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 EXIT_REFUSED = 1
 EXIT_ROWS_SKIPPED = 3
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from niaga.db.base import Base, TenantOwned, Timestamped, utcnow
 from niaga.privacy.fields import Category, Purpose, Retention, SubjectOwned, personal, subject_fk
+from niaga.web.i18n import N_
 
 U1, U2, U5 = Purpose.U1, Purpose.U2, Purpose.U5
 REL = Retention.RELATIONSHIP
@@ -166,7 +167,8 @@ class Holiday(TenantOwned, Base):
     __tablename__ = "holidays"
 
     day: Mapped[date] = mapped_column(Date)
-    name: Mapped[str] = mapped_column(String(80), default="")
+    name: Mapped[str] = mapped_column(String(80), default="", info={"not_personal": N_(
+        "The name of a public holiday ('Idul Fitri')")})
 
     __table_args__ = (UniqueConstraint("tenant_id", "day", name="uq_holidays_day"),)
 
