@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from niaga.crm.models import Company, Contact
 from niaga.identity import auth, staff
-from niaga.identity.models import ApiToken, Invitation, StaffSession, Tenant, User
+from niaga.identity.models import ApiToken, Invitation, StaffSession, Team, TeamMember, Tenant, User
 from niaga.identity.permissions import ROLE_PERMISSIONS, Role
 from niaga.privacy.audit import Actor
 from niaga.web.deps import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, Require, app_routes, route_access
@@ -32,6 +32,9 @@ API_BODIES = {
     ("PATCH", "/api/v1/me"): {"full_name": "Penyusup", "phone": "081299998888", "locale": "en"},
     ("PATCH", "/api/v1/tenant"): {"name": "Diambil Alih"},
     ("PATCH", "/api/v1/staff/{user_id}"): {"status": "disabled"},
+    ("POST", "/api/v1/teams"): {"name": "Tim Penyusup"},
+    ("PATCH", "/api/v1/teams/{team_id}"): {"name": "Tim Diambil Alih"},
+    ("PUT", "/api/v1/teams/{team_id}/members"): {"members": []},
     ("POST", "/api/v1/staff/invitations"): {"email": "penyusup@luar.example", "role": "agent"},
     ("POST", "/api/v1/tokens"): {"label": "penyusup"},
     # sales (pipelines, stages, deals, lines)
@@ -56,6 +59,8 @@ API_BODIES = {
 }
 PAGE_FORMS = {
     "/staff/{user_id}": {"action": "disable"},
+    "/teams": {"name": "Tim Penyusup"},
+    "/teams/{team_id}": {"action": "delete"},
     "/staff/invite": {"email": "penyusup@luar.example", "role": "agent"},
     "/settings": {"name": "Diambil Alih", "industry": "retail", "timezone": "Asia/Jakarta", "locale": "id"},
     "/account/profile": {"full_name": "Penyusup", "phone": "081299998888", "locale": "id"},
@@ -110,6 +115,10 @@ class World:
         _, self.owner_token = auth.create_token(session, tenant_a.owner, "a-token", [], Actor.system())
         _, self.owner_session = auth.start_session(session, tenant_a.owner, settings, user_agent="x",
                                                    client=None, client_ref=None)
+        from niaga.identity import teams
+
+        self.team = teams.create_team(session, tenant_a.principal(), "Tim Rahasia Sinar")
+        teams.set_members(session, tenant_a.principal(), self.team.id, [self.target.id])
         from niaga.crm.contacts import companies, service as contacts
 
         self.company = companies.create_company(session, tenant_a.principal(), {"name": "PT Sinar Rahasia"})
@@ -136,6 +145,7 @@ class World:
             "invitation_id": str(self.invitation.id),
             "token_id": str(self.owner_token.id),
             "session_id": str(self.owner_session.id),
+            "team_id": str(self.team.id),
             "token": "bukan-token-undangan",
             "code": "en",
             "pipeline_id": str(self.pipeline.id),
@@ -188,6 +198,8 @@ class World:
             len(list(s.scalars(select(Contact.id).where(Contact.tenant_id == self.a.id)))),
             service_desk_matrix.fingerprint(s, self.a.id),
             _sales_fingerprint(s, self),
+            s.get(Team, (self.a.id, self.team.id)).name if s.get(Team, (self.a.id, self.team.id)) else None,
+            len(list(s.scalars(select(TeamMember).where(TeamMember.tenant_id == self.a.id)))),
         )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from niaga.identity import accounts, auth, staff
+from niaga.identity import accounts, auth, staff, teams
 from niaga.identity.models import Tenant
 from niaga.identity.permissions import Perm
 from niaga.identity.principal import Principal
@@ -23,6 +23,9 @@ from niaga.identity.schemas import (
     StaffRead,
     StaffUpdate,
     TenantRead,
+    TeamMembers,
+    TeamRead,
+    TeamWrite,
     TenantUpdate,
     TokenCreate,
     TokenCreated,
@@ -156,3 +159,43 @@ def list_audit(
     rows = list(session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit + 1)))
     items = [AuditEventRead.model_validate(r) for r in rows[:limit]]
     return Page(items=items, next_cursor=str(rows[limit - 1].seq) if len(rows) > limit else None)
+
+
+@router.get("/teams", response_model=list[TeamRead])
+def list_teams(p: Principal = Depends(Require(Perm.STAFF_READ)), session: Session = Depends(db)) -> list:
+    """The business's teams and their members."""
+    return [TeamRead(id=t.id, name=t.name, members=m) for t, m in teams.list_teams(session, p)]
+
+
+@router.post("/teams", response_model=TeamRead, status_code=201)
+def create_team(body: TeamWrite, p: Principal = Depends(Require(Perm.TEAMS_MANAGE)),
+                session: Session = Depends(db)) -> TeamRead:
+    """Create an empty team."""
+    team = teams.create_team(session, p, body.name)
+    return TeamRead(id=team.id, name=team.name, members=[])
+
+
+@router.patch("/teams/{team_id}", response_model=TeamRead)
+def rename_team(team_id: uuid.UUID, body: TeamWrite, p: Principal = Depends(Require(Perm.TEAMS_MANAGE)),
+                session: Session = Depends(db)) -> TeamRead:
+    """Rename a team."""
+    team = teams.rename_team(session, p, team_id, body.name)
+    members = dict((t.id, m) for t, m in teams.list_teams(session, p))[team.id]
+    return TeamRead(id=team.id, name=team.name, members=members)
+
+
+@router.put("/teams/{team_id}/members", response_model=TeamRead)
+def set_team_members(team_id: uuid.UUID, body: TeamMembers, p: Principal = Depends(Require(Perm.TEAMS_MANAGE)),
+                     session: Session = Depends(db)) -> TeamRead:
+    """Replace a team's member list."""
+    members = teams.set_members(session, p, team_id, body.members)
+    team = teams.get_team(session, p, team_id)
+    return TeamRead(id=team.id, name=team.name, members=members)
+
+
+@router.delete("/teams/{team_id}", status_code=204)
+def delete_team(team_id: uuid.UUID, p: Principal = Depends(Require(Perm.TEAMS_MANAGE)),
+                session: Session = Depends(db)) -> Response:
+    """Remove a team."""
+    teams.delete_team(session, p, team_id)
+    return Response(status_code=204)

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from niaga.identity import accounts, auth, staff
+from niaga.identity import accounts, auth, staff, teams
 from niaga.identity.accounts import INDUSTRIES, TIMEZONES
 from niaga.identity.models import Tenant, User
 from niaga.identity.permissions import ASSIGNABLE, Perm, Role
@@ -204,6 +204,8 @@ def _staff_context(session: Session, p: Principal, **extra: object) -> dict:
         "roles": [r.value for r in Role],
         "can_invite": p.can(Perm.STAFF_INVITE),
         "can_manage": p.can(Perm.STAFF_MANAGE),
+        "teams": teams.list_teams(session, p),
+        "can_manage_teams": p.can(Perm.TEAMS_MANAGE),
         "errors": {},
         "values": {},
         "invite_link": None,
@@ -260,3 +262,37 @@ def staff_update(user_id: uuid.UUID, request: Request, form: dict = Depends(form
         return render(request, "identity/staff.html", _staff_context(session, p, errors=errors),
                       status_code=exc.status)
     return RedirectResponse("/staff", status_code=303)
+
+
+@router.post("/teams")
+def team_create(request: Request, form: dict = Depends(form_data), p: Principal = Depends(Require(Perm.TEAMS_MANAGE)),
+                session: Session = Depends(db)) -> Response:
+    """Create a team from the staff page."""
+    try:
+        with session.begin_nested():
+            teams.create_team(session, p, form.get("name", ""))
+    except ValidationFailed as exc:
+        return render(request, "identity/staff.html", _staff_context(session, p, errors=exc.errors, values=form),
+                      status_code=422)
+    return RedirectResponse("/staff#teams", status_code=303)
+
+
+@router.post("/teams/{team_id}")
+def team_update(team_id: uuid.UUID, request: Request, form: dict = Depends(form_data),
+                p: Principal = Depends(Require(Perm.TEAMS_MANAGE)), session: Session = Depends(db)) -> Response:
+    """Save a team's members (checkboxes), or delete the team."""
+    try:
+        with session.begin_nested():
+            if form.get("action") == "delete":
+                teams.delete_team(session, p, team_id)
+            else:
+                raw = request.state.form_lists.get("members", [])
+                try:
+                    members = [uuid.UUID(v) for v in raw]
+                except ValueError:
+                    raise ValidationFailed({"members": Msg("Every member must be a staff member of this business.")})
+                teams.set_members(session, p, team_id, members)
+    except ValidationFailed as exc:
+        return render(request, "identity/staff.html", _staff_context(session, p, errors=exc.errors),
+                      status_code=422)
+    return RedirectResponse("/staff#teams", status_code=303)

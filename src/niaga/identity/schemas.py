@@ -179,3 +179,27 @@ class Page(BaseModel):
 
     items: list[Any]
     next_cursor: str | None = None
+
+
+class TeamWrite(BaseModel):
+    """Create or rename a team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200)
+
+
+class TeamMembers(BaseModel):
+    """The full member list of a team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[uuid.UUID] = Field(max_length=500)
+
+
+class TeamRead(BaseModel):
+    """A team and its member ids."""
+
+    id: uuid.UUID
+    name: str
+    members: list[uuid.UUID]
