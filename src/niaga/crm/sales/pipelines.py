@@ -100,7 +100,8 @@ def first_stage(pipeline: Pipeline, kind: str = "open") -> Stage:
     for stage in pipeline.stages:
         if stage.kind == kind:
             return stage
-    raise Conflict(Msg("This pipeline has no {kind} stage.", kind=kind))
+    messages = {"won": Msg("This pipeline has no won stage."), "lost": Msg("This pipeline has no lost stage.")}
+    raise Conflict(messages.get(kind, Msg("This pipeline has no open stage.")))
 
 
 def deal_count(session: Session, tenant_id: uuid.UUID, *where: object) -> int:
