@@ -63,15 +63,20 @@ def age_on(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def check_person(
-    errors: dict[str, str], *, full_name: str, phone: str, birth_date: str, min_age: int
-) -> tuple[str, str | None, date | None]:
-    """Validate the person fields shared by sign-up and invitation acceptance."""
+def _clean_full_name(full_name: str, errors: dict[str, str]) -> str:
     name = " ".join(full_name.split())
     if not name:
         errors["full_name"] = Msg("Enter your full name.")
     elif len(name) > MAX_NAME:
         errors["full_name"] = Msg("Use at most {n} characters.", n=MAX_NAME)
+    return name
+
+
+def check_person(
+    errors: dict[str, str], *, full_name: str, phone: str, birth_date: str, min_age: int
+) -> tuple[str, str | None, date | None]:
+    """Validate the person fields shared by sign-up and invitation acceptance."""
+    name = _clean_full_name(full_name, errors)
     e164 = normalize_phone(phone) if phone.strip() else None
     if e164 is None:
         errors["phone"] = Msg("Enter a valid Indonesian phone number, for example 0812-3456-7890.")
@@ -200,11 +205,7 @@ def update_profile(
 ) -> User:
     """Change one's own name, position, phone and language."""
     errors: dict[str, str] = {}
-    name = " ".join(full_name.split())
-    if not name:
-        errors["full_name"] = Msg("Enter your full name.")
-    elif len(name) > MAX_NAME:
-        errors["full_name"] = Msg("Use at most {n} characters.", n=MAX_NAME)
+    name = _clean_full_name(full_name, errors)
     e164 = normalize_phone(phone)
     if e164 is None:
         errors["phone"] = Msg("Enter a valid Indonesian phone number, for example 0812-3456-7890.")

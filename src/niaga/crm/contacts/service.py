@@ -111,29 +111,28 @@ def check_references(session: Session, principal: Principal, values: Any, errors
                 errors["team_id"] = Msg("You can only choose a team you belong to.")
 
 
-def _set_emails(contact: Contact, emails: list[str]) -> None:
-    """Keep rows whose address is unchanged (their ids and index entries stay), drop the others, add new ones."""
-    existing = {str(row.email): row for row in contact.emails if is_readable(row.email)}
+def _set_list(contact: Contact, collection: str, model: type, field: str, values: list[str]) -> None:
+    """Keep rows whose value is unchanged (their ids and index entries stay), drop the others, add new ones."""
+    rows = getattr(contact, collection)
+    existing = {str(getattr(row, field)): row for row in rows if is_readable(getattr(row, field))}
     keep = []
-    for position, email in enumerate(emails):
-        row = existing.pop(email, None)
+    for position, value in enumerate(values):
+        row = existing.pop(value, None)
         if row is None:
-            row = ContactEmail(tenant_id=contact.tenant_id, subject=contact.subject, email=email)
+            row = model(tenant_id=contact.tenant_id, subject=contact.subject, **{field: value})
         row.position = position
         keep.append(row)
-    contact.emails[:] = keep
+    rows[:] = keep
+
+
+def _set_emails(contact: Contact, emails: list[str]) -> None:
+    """Replace the contact's email list."""
+    _set_list(contact, "emails", ContactEmail, "email", emails)
 
 
 def _set_phones(contact: Contact, phones: list[str]) -> None:
-    existing = {str(row.phone): row for row in contact.phones if is_readable(row.phone)}
-    keep = []
-    for position, phone in enumerate(phones):
-        row = existing.pop(phone, None)
-        if row is None:
-            row = ContactPhone(tenant_id=contact.tenant_id, subject=contact.subject, phone=phone)
-        row.position = position
-        keep.append(row)
-    contact.phones[:] = keep
+    """Replace the contact's phone list."""
+    _set_list(contact, "phones", ContactPhone, "phone", phones)
 
 
 def _set_addresses(contact: Contact, addresses: dict[str, dict[str, str]]) -> None:
