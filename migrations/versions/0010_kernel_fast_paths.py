@@ -1,0 +1,24 @@
+"""Privacy kernel fast paths (subject keys and lookup digests).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-22
+"""
+from __future__ import annotations
+
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+import niaga.db.base  # noqa: F401
+
+revision = '0010'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
