@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(120, ge=5, description="A staff session ends after this much inactivity.")
     session_max_hours: int = Field(24 * 7, ge=1, description="A staff session ends this long after login.")
     invite_ttl_hours: int = Field(72, ge=1, description="How long an invitation link stays valid.")
+    access_link_hours: int = Field(
+        72, ge=1, le=720, description="How long the download link of a person's access package stays valid."
+    )
     login_max_failures: int = Field(5, ge=1, description="Failed logins before an account or address is locked.")
     login_lockout_minutes: int = Field(15, ge=1, description="How long a lockout lasts.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body (bytes).")
@@ -48,6 +51,15 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("", description="Redis URL for the job queue at scale, e.g. redis://localhost:6379/0.")
     demo_password: str = Field("Demo-niaga-2026!", description="Password of the demo accounts made by `niaga demo`.")
+    smtp_host: str = Field(
+        "", description="Outgoing mail server. Empty: mail is written to DATA_DIR/outbox/ as .eml files (offline)."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="Outgoing mail server port.")
+    smtp_security: str = Field("starttls", description="starttls, tls (implicit TLS, e.g. port 465) or none.")
+    smtp_username: str = Field("", description="SMTP sign-in name; empty: no AUTH.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_timeout_seconds: float = Field(20.0, gt=0, description="Seconds to wait for the mail server.")
+    mail_from: str = Field("niaga <no-reply@niaga.local>", description="Sender of the platform's emails.")
 
     @field_validator("default_locale")
     @classmethod
@@ -61,6 +73,13 @@ class Settings(BaseSettings):
     def _known_queue(cls, value: str) -> str:
         if value not in ("sqlite", "redis", "immediate"):
             raise ValueError("must be 'sqlite', 'redis' or 'immediate'")
+        return value
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _known_smtp_security(cls, value: str) -> str:
+        if value not in ("starttls", "tls", "none"):
+            raise ValueError("must be 'starttls', 'tls' or 'none'")
         return value
 
     @field_validator("database_url")
