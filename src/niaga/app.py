@@ -13,6 +13,8 @@ from niaga.config import Settings, get_settings
 from niaga.db import migrate
 from niaga.db.engine import Database
 from niaga.identity.passwords import Passwords
+from niaga.inbox import service as _inbox_service  # noqa: F401 - registers the timeline source
+from niaga.inbox.webhooks import router as webhook_router
 from niaga.kit.logging import configure_logging
 from niaga.privacy.keys import provider_from_settings
 from niaga.privacy.vault import configure_vault
@@ -82,5 +84,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.include_router(api_router)
     app.include_router(page_router)
+    app.include_router(webhook_router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app

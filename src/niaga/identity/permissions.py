@@ -42,18 +42,26 @@ class Perm(str, enum.Enum):
     TICKETS_READ = "tickets.read"
     TICKETS_WRITE = "tickets.write"
     SLA_MANAGE = "sla.manage"
+    # Inbox (agents see conversations assigned to them, their teams' and unassigned ones: inbox visibility)
+    INBOX_READ = "inbox.read"
+    INBOX_REPLY = "inbox.reply"  # reply, notes, assign, labels, resolve
+    INBOX_MANAGE = "inbox.manage"  # channels and their secrets, canned responses, labels, agent limits
+    BROADCASTS_SEND = "broadcasts.send"
+    INBOX_REPORTS = "inbox.reports"
 
 
 _ALL = frozenset(Perm)
 _READ_ONLY = frozenset(
     {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.AUDIT_READ, Perm.PRIVACY_INVENTORY,
-     Perm.CONTACTS_READ, Perm.DEALS_READ, Perm.TICKETS_READ}
+     Perm.CONTACTS_READ, Perm.DEALS_READ, Perm.TICKETS_READ, Perm.INBOX_READ, Perm.INBOX_REPORTS}
 )
 _CRM_WORK = frozenset(
-    {Perm.CONTACTS_READ, Perm.CONTACTS_WRITE, Perm.DEALS_READ, Perm.DEALS_WRITE, Perm.TICKETS_READ, Perm.TICKETS_WRITE}
+    {Perm.CONTACTS_READ, Perm.CONTACTS_WRITE, Perm.DEALS_READ, Perm.DEALS_WRITE, Perm.TICKETS_READ, Perm.TICKETS_WRITE,
+     Perm.INBOX_READ, Perm.INBOX_REPLY}
 )
 _CRM_LEAD = _CRM_WORK | {Perm.CONTACTS_MERGE, Perm.CONTACTS_IMPORT, Perm.CONTACTS_EXPORT, Perm.PIPELINES_MANAGE,
-                         Perm.SLA_MANAGE, Perm.TEAMS_MANAGE}
+                         Perm.SLA_MANAGE, Perm.TEAMS_MANAGE, Perm.INBOX_MANAGE, Perm.BROADCASTS_SEND,
+                         Perm.INBOX_REPORTS}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: _ALL,

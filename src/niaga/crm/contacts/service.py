@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from niaga.crm.contacts import repository as repo
 from niaga.crm.contacts.validation import CONTACT_KEYS, ContactFields, check_contact
-from niaga.crm.models import Company, Contact, ContactAddress, ContactEmail, ContactPhone
+from niaga.crm.models import (
+    Company,
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+)
 from niaga.crm.visibility import can_see, sees_everything
 from niaga.identity.principal import Principal
 from niaga.kit.errors import Conflict, NotFound, ValidationFailed
@@ -330,3 +336,36 @@ def contact_summary(contact: Contact) -> dict[str, Any]:
         "email": contact.emails[0].email if contact.emails else None,
         "phone": contact.phones[0].phone if contact.phones else None,
     }
+
+
+def contact_for_channel_sender(session: Session, tenant_id: uuid.UUID, *, phone: str | None = None,
+                               email: str | None = None) -> Contact | None:
+    """The contact holding this phone or email (the one it was merged into, when merged), or None."""
+    found = find_existing(session, tenant_id, emails=[email] if email else [], phones=[phone] if phone else [])
+    if found is None:
+        return None
+    contact = repo.contact_in_tenant(session, tenant_id, found[1])
+    while contact is not None and contact.status == "merged" and contact.merged_into_id is not None:
+        contact = repo.contact_in_tenant(session, tenant_id, contact.merged_into_id)
+    return contact
+
+
+def create_channel_contact(session: Session, tenant_id: uuid.UUID, *, name: str, source: str,
+                           phone: str | None = None, email: str | None = None) -> Contact:
+    """A new contact for an unknown sender on a channel (no owner yet); flushed, so the unique blind
+    indexes decide a race between two deliveries from the same new sender (IntegrityError for the loser)."""
+    data: dict[str, Any] = {"full_name": name[:120] or "?", "phones": phone or "", "emails": email or ""}
+    values, errors = check_contact(data)
+    if errors:  # a sender's profile name we cannot use as is: keep the contact, named by its channel id
+        values, errors = check_contact({**data, "full_name": "?"})
+        if errors:
+            raise ValidationFailed(errors)
+    values.source = source
+    subject = get_vault().new_subject(session, tenant_id, SUBJECT_KIND)
+    contact = Contact(tenant_id=tenant_id, subject=subject, tags=[], status="active")
+    session.add(contact)
+    _apply(contact, values)
+    session.flush()
+    audit.record(session, tenant_id, "crm.contact_created", audit.Actor.system(), target_type="contact",
+                 target_id=contact.id, subject_id=subject.id, purpose="U1", details={"source": source})
+    return contact

@@ -1,0 +1,1 @@
+"""The omnichannel inbox: channels and their adapters, conversations, messages, outbound delivery."""

@@ -1,0 +1,301 @@
+"""Inbound: store provider events durably (then acknowledge), and process them in a job.
+
+`store_events` runs inside the webhook request: each event is one `inbound_events` row, unique per
+(channel, provider id), so a redelivered event is recognised and not stored twice. The request commits and
+answers 200; `process_inbound` (a job, enqueued after commit, re-enqueued by the sweeper if lost) turns the
+event into contacts, conversations, messages and attachments. It downloads media *before* marking the event
+done: a failed download raises, the job's transaction rolls back, and the event is tried again later — so a
+retry can never be mistaken for a duplicate and the file is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from niaga.crm.contacts import service as contacts
+from niaga.crm.models import Contact
+from niaga.db.base import new_id, utcnow
+from niaga.inbox import secrets as channel_secrets
+from niaga.inbox.adapters import (
+    DeliveryEvent,
+    InboundMessage,
+    MediaRef,
+    PermanentFailure,
+    StatusUpdate,
+    TemporaryFailure,
+    adapter_for,
+)
+from niaga.inbox.models import (
+    STATUS_RANK,
+    Attachment,
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    InboundEvent,
+    Message,
+)
+from niaga.kit.phone import normalize_phone
+from niaga.privacy import files
+from niaga.privacy.audit import Actor
+from niaga.privacy.blind_index import find_rows
+from niaga.privacy.fields import registered_fields
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Hooks other parts of the inbox add (STOP keywords, auto-assignment, live updates): fn(session, message).
+AFTER_INBOUND: list = []
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    """What `store_events` did with a delivery."""
+
+    stored: list[uuid.UUID]  # new event ids (to process)
+    duplicates: int
+    unrouted: int  # events for an account of no channel of this tenant
+
+
+def _sibling(session: Session, channel: Channel, account_ref: str | None) -> Channel | None:
+    """The tenant's channel an event is for: the webhook's own, or another account behind the same app."""
+    if not account_ref or account_ref == channel.account_ref or not channel.account_ref:
+        return channel
+    return session.scalar(select(Channel).where(
+        Channel.tenant_id == channel.tenant_id, Channel.kind == channel.kind,
+        Channel.account_ref == account_ref, Channel.active.is_(True)))
+
+
+def store_events(session: Session, channel: Channel, events: list[DeliveryEvent]) -> StoredDelivery:
+    """Store new events (sealed) and skip those seen before; enqueue their processing after commit."""
+    from niaga.inbox.tasks import process_inbound_job
+    from niaga.worker import enqueue_after_commit
+
+    stored: list[uuid.UUID] = []
+    duplicates = unrouted = 0
+    for event in events:
+        target = _sibling(session, channel, event.account_ref)
+        if target is None:
+            unrouted += 1
+            continue
+        seen = session.scalar(select(InboundEvent.id).where(
+            InboundEvent.tenant_id == target.tenant_id, InboundEvent.channel_id == target.id,
+            InboundEvent.provider_event_id == event.event_id))
+        if seen is not None:
+            duplicates += 1
+            continue
+        event_id = new_id()
+        row = InboundEvent(tenant_id=target.tenant_id, id=event_id, channel_id=target.id,
+                           provider_event_id=event.event_id[:250],
+                           payload_sealed=channel_secrets.seal_payload(session, target.tenant_id, event_id,
+                                                                       event.payload))
+        try:
+            with session.begin_nested():  # a concurrent delivery of the same event: the unique index decides
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            duplicates += 1
+            continue
+        stored.append(event_id)
+        enqueue_after_commit(session, process_inbound_job, str(target.tenant_id), str(event_id))
+    return StoredDelivery(stored, duplicates, unrouted)
+
+
+# -- processing ------------------------------------------------------------------------------------
+
+def process_event(session: Session, tenant_id: uuid.UUID, event_id: uuid.UUID) -> str:
+    """Process one stored event; returns its final status. Raises TemporaryFailure to be retried."""
+    event = session.get(InboundEvent, (tenant_id, event_id))
+    if event is None or event.status != "pending":
+        return event.status if event is not None else "missing"
+    channel = session.get(Channel, (tenant_id, event.channel_id))
+    adapter = adapter_for(channel.kind)
+    payload = channel_secrets.open_payload(session, tenant_id, event.id, event.payload_sealed)
+    items = adapter.parse(channel, payload)
+    acted = False
+    for item in items:
+        if isinstance(item, InboundMessage):
+            acted |= receive_message(session, channel, item) is not None
+        elif isinstance(item, StatusUpdate):
+            acted |= apply_status(session, channel, item)
+    event.status = "done" if acted or not items else "ignored"
+    event.payload_sealed = None  # the messages now hold it under each person's key
+    event.processed_at = utcnow()
+    return event.status
+
+
+def record_failure(session: Session, tenant_id: uuid.UUID, event_id: uuid.UUID, reason: str) -> None:
+    """Count a failed attempt (in its own transaction); after MAX_ATTEMPTS the event is marked failed."""
+    event = session.get(InboundEvent, (tenant_id, event_id))
+    if event is None or event.status != "pending":
+        return
+    event.attempts += 1
+    event.last_error = reason[:300]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.status = "failed"
+
+
+def _identity_spec():
+    return next(s for s in registered_fields(ChannelIdentity) if s.column == "address")
+
+
+def _sender_phone(channel: Channel, item: InboundMessage) -> str | None:
+    return normalize_phone(item.sender_phone) if item.sender_phone else None
+
+
+def resolve_contact(session: Session, channel: Channel, item: InboundMessage) -> Contact:
+    """The contact behind a sender: by E.164 phone, email, or channel id; a new contact when unknown."""
+    tenant_id = channel.tenant_id
+    phone = _sender_phone(channel, item)
+    email = item.sender_email.strip().lower() if item.sender_email else None
+    if phone or email:
+        contact = contacts.contact_for_channel_sender(session, tenant_id, phone=phone, email=email)
+        if contact is None:
+            contact = contacts.create_channel_contact(session, tenant_id, name=item.sender_name or phone or email,
+                                                      source=channel.kind, phone=phone, email=email)
+        return contact
+    address = f"{channel.kind}:{item.sender_id}"
+    ids = find_rows(session, tenant_id, _identity_spec(), address)
+    if ids:
+        identity = session.get(ChannelIdentity, (tenant_id, ids[0]))
+        contact = session.get(Contact, (tenant_id, identity.contact_id))
+        while contact.status == "merged" and contact.merged_into_id is not None:
+            contact = session.get(Contact, (tenant_id, contact.merged_into_id))
+        return contact
+    contact = contacts.create_channel_contact(session, tenant_id, name=item.sender_name or item.sender_id,
+                                              source=channel.kind)
+    session.add(ChannelIdentity(tenant_id=tenant_id, subject_id=contact.subject_id, contact_id=contact.id,
+                                kind=channel.kind, address=address, display_name=item.sender_name))
+    session.flush()
+    return contact
+
+
+def thread_key(thread_ref: str | None) -> str:
+    """The conversation key of an email thread (a digest of its root Message-ID); '' for chats."""
+    if not thread_ref:
+        return ""
+    return hashlib.sha256(thread_ref.strip().encode()).hexdigest()[:64]
+
+
+def conversation_for(session: Session, channel: Channel, contact: Contact, key: str = "",
+                     subject: str | None = None) -> Conversation:
+    """The conversation with a contact on a channel (thread), created when there is none."""
+    query = select(Conversation).where(
+        Conversation.tenant_id == channel.tenant_id, Conversation.channel_id == channel.id,
+        Conversation.contact_id == contact.id, Conversation.thread_key == key)
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    conversation = Conversation(tenant_id=channel.tenant_id, subject_id=contact.subject_id, channel_id=channel.id,
+                                contact_id=contact.id, thread_key=key, subject=subject, status="open", labels=[],
+                                team_id=contact.team_id)
+    session.add(conversation)
+    session.flush()  # the unique constraint refuses a concurrent twin: the job retries and finds this one
+    return conversation
+
+
+def receive_message(session: Session, channel: Channel, item: InboundMessage) -> Message | None:
+    """Store one inbound message (or echo) with its media; None when it was stored before."""
+    existing = session.scalar(select(Message.id).where(
+        Message.tenant_id == channel.tenant_id, Message.channel_id == channel.id,
+        Message.provider_message_id == item.provider_message_id))
+    if existing is not None:
+        return None
+    contact = resolve_contact(session, channel, item)
+    conversation = conversation_for(session, channel, contact, thread_key(item.thread_ref), item.subject)
+    reply_to = None
+    if item.reply_to_provider_id:
+        reply_to = session.scalar(select(Message.id).where(
+            Message.tenant_id == channel.tenant_id, Message.channel_id == channel.id,
+            Message.provider_message_id == item.reply_to_provider_id))
+    message = Message(
+        tenant_id=channel.tenant_id, subject_id=contact.subject_id, conversation_id=conversation.id,
+        channel_id=channel.id, direction="out" if item.outgoing else "in", kind=item.kind, body=item.text,
+        content=item.content, provider_message_id=item.provider_message_id, reply_to_id=reply_to,
+        status="sent" if item.outgoing else "received", at=item.at,
+    )
+    session.add(message)
+    session.flush()
+    for media in item.media:
+        _store_media(session, channel, message, media)
+    _touch(conversation, message, inbound=not item.outgoing)
+    for hook in AFTER_INBOUND:
+        hook(session, message)
+    return message
+
+
+def _touch(conversation: Conversation, message: Message, *, inbound: bool) -> None:
+    conversation.last_message_at = max(conversation.last_message_at or message.at, message.at)
+    if inbound:
+        conversation.last_inbound_at = max(conversation.last_inbound_at or message.at, message.at)
+        conversation.unread_count = (conversation.unread_count or 0) + 1
+        if conversation.status == "resolved":  # the customer wrote again: the same conversation reopens
+            conversation.status = "open"
+            conversation.opened_at = message.at
+            conversation.first_reply_at = None
+            conversation.resolved_at = None
+
+
+def _store_media(session: Session, channel: Channel, message: Message, media: MediaRef) -> None:
+    """Download and keep one file now; a temporary failure propagates so the whole event is retried."""
+    attachment = Attachment(tenant_id=channel.tenant_id, subject_id=message.subject_id, message_id=message.id,
+                            media_ref=media.ref, filename=media.filename or None, content_type=media.content_type)
+    session.add(attachment)
+    secrets = channel_secrets.open_secrets(session, channel.tenant_id, channel.id, channel.secrets_sealed)
+    try:
+        data, content_type, filename = adapter_for(channel.kind).fetch_media(channel, secrets, media)
+        if media.sha256 and hashlib.sha256(data).hexdigest() != media.sha256.lower():
+            raise TemporaryFailure("media checksum mismatch")
+        stored = files.store_file(session, Actor.system(), message.subject_id, data, filename or media.filename or "file",
+                                  kind="attachment", tenant_id=channel.tenant_id)
+    except PermanentFailure as exc:
+        attachment.status, attachment.failure_reason = "failed", exc.reason[:300]
+        return
+    except (files.FileTooLarge, files.UnsupportedFileType) as exc:
+        attachment.status, attachment.failure_reason = "failed", str(exc)[:300]
+        return
+    attachment.file_id, attachment.status = stored.id, "stored"
+    attachment.content_type, attachment.size = content_type or stored.content_type, stored.size
+    attachment.filename = filename or media.filename or None
+    attachment.media_ref = None  # the provider's link is no longer needed
+
+
+def apply_status(session: Session, channel: Channel, update_: StatusUpdate) -> bool:
+    """Move an outbound message's status forward (never back); `failed` is terminal and keeps the reason."""
+    message = session.scalar(select(Message).where(
+        Message.tenant_id == channel.tenant_id, Message.channel_id == channel.id,
+        Message.provider_message_id == update_.provider_message_id))
+    if message is None or message.direction != "out":
+        return False
+    if message.status == "failed":
+        return True
+    if update_.status == "failed":
+        message.status, message.failure_code = "failed", update_.code[:20]
+        message.failure_reason = update_.reason[:300]
+        message.status_at = update_.at
+        return True
+    if STATUS_RANK.get(update_.status, -1) > STATUS_RANK.get(message.status, -1):
+        message.status, message.status_at = update_.status, update_.at
+    return True
+
+
+def pending_events(session: Session, older_than: timedelta = timedelta(seconds=30), limit: int = 500
+                   ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(tenant, event) of events still pending after a while: their job was lost or is retrying."""
+    cutoff = utcnow() - older_than
+    return list(session.execute(select(InboundEvent.tenant_id, InboundEvent.id).where(
+        InboundEvent.status == "pending", InboundEvent.received_at < cutoff).limit(limit)).tuples())
+
+
+def mark_read(session: Session, conversation: Conversation) -> None:
+    """The agent has seen the conversation: no unread messages."""
+    session.execute(update(Conversation).where(
+        Conversation.tenant_id == conversation.tenant_id, Conversation.id == conversation.id).values(unread_count=0))
+    conversation.unread_count = 0

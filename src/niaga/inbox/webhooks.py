@@ -1,0 +1,85 @@
+"""Provider webhooks: /webhooks/<kind>/<channel key>, one URL per connected channel account.
+
+Verify first, on the raw bytes: a missing or wrong signature is answered 401 and nothing is stored. A
+valid delivery is cut into events, each stored (sealed) and deduplicated on the provider's id; the request
+commits, then answers 200 — the processing happens in a job. The channel key in the URL is random and
+says which channel (and so which secret) to check against; it is no secret by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from niaga.inbox import secrets as channel_secrets
+from niaga.inbox.adapters import MalformedDelivery, adapter_for
+from niaga.inbox.ingest import store_events
+from niaga.inbox.models import CHANNEL_KINDS, Channel
+from niaga.kit.errors import DomainError, NotFound, Unauthorized
+from niaga.kit.messages import Msg
+from niaga.web.deps import PUBLIC, TransactionalRoute, db
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/webhooks", route_class=TransactionalRoute, include_in_schema=False)
+
+
+class BadDelivery(DomainError):
+    """The body is not a delivery of this provider."""
+
+    status = 400
+    code = "malformed-delivery"
+
+
+def channel_for_webhook(session: Session, kind: str, key: str) -> Channel:
+    """The active channel a webhook URL names; 404 for anything else (no hint which part was wrong)."""
+    channel = None
+    if kind in CHANNEL_KINDS and 16 <= len(key) <= 40:
+        channel = session.scalar(select(Channel).where(Channel.webhook_key == key))
+    if channel is None or channel.kind != kind or not channel.active:
+        raise NotFound(Msg("No such channel."))
+    return channel
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+@router.get("/{kind}/{key}", dependencies=[Depends(PUBLIC)])
+def verify_subscription(kind: str, key: str, request: Request, session: Session = Depends(db)) -> Response:
+    """The provider's subscription handshake (Meta: hub.mode, hub.verify_token, hub.challenge)."""
+    channel = channel_for_webhook(session, kind, key)
+    handshake = getattr(adapter_for(kind), "handshake", None)
+    if handshake is None:
+        raise NotFound(Msg("No such channel."))
+    return handshake(channel, dict(request.query_params))
+
+
+def receive_delivery(session: Session, kind: str, key: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """Check, split and store one delivery; returns counts for the acknowledgement."""
+    channel = channel_for_webhook(session, kind, key)
+    adapter = adapter_for(kind)
+    secrets = channel_secrets.open_secrets(session, channel.tenant_id, channel.id, channel.secrets_sealed)
+    if not adapter.verify(channel, secrets, headers, body):
+        log.warning("webhook refused: bad or missing signature", extra={"channel_kind": kind})
+        raise Unauthorized(Msg("The signature is missing or wrong."))
+    try:
+        events = adapter.split(channel, body)
+    except MalformedDelivery:
+        raise BadDelivery(Msg("This is not a delivery this channel understands.")) from None
+    result = store_events(session, channel, events)
+    return {"stored": len(result.stored), "duplicates": result.duplicates, "unrouted": result.unrouted}
+
+
+@router.post("/{kind}/{key}", dependencies=[Depends(PUBLIC)])
+async def receive(kind: str, key: str, request: Request, session: Session = Depends(db)) -> Response:
+    """A provider's delivery: stored durably before the 200 (the request commits first)."""
+    body = await request.body()
+    counts = await run_in_threadpool(receive_delivery, session, kind, key, _headers(request), body)
+    return JSONResponse({"ok": True, **counts})
