@@ -176,6 +176,7 @@ def begin_attempt(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID)
         message_id=str(message.id), to=to, kind=message.kind, text=message.body if is_readable(message.body) else None,
         template=(content or {}).get("template"), reply_to_provider_id=reply_to,
         subject=conversation.subject if is_readable(conversation.subject) else None, references=references,
+        extra=dict((content or {}).get("extra") or {}),  # e.g. a broadcast's unsubscribe link for email
     )
     message.status, message.attempts = "sending", message.attempts + 1
     message.next_attempt_at = utcnow()  # when the claim was made: a claim this old was interrupted
