@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import os
+
+# Jobs enqueued by the code under test stay in this process's memory; tests run them explicitly.
+os.environ.setdefault("NIAGA_QUEUE", "memory")
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager

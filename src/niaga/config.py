@@ -46,8 +46,8 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1024, description="Largest file the encrypted file store accepts (bytes)."
     )
     queue: str = Field(
-        "sqlite", description="Background job queue: sqlite (file in DATA_DIR), redis (needs REDIS_URL) or "
-        "immediate (run jobs inline; tests and one-off scripts)."
+        "sqlite", description="Background job queue: sqlite (file in DATA_DIR), redis (needs REDIS_URL), "
+        "immediate (run jobs inline; one-off scripts) or memory (held in the process until run; the test suite)."
     )
     redis_url: str = Field("", description="Redis URL for the job queue at scale, e.g. redis://localhost:6379/0.")
     demo_password: str = Field("Demo-niaga-2026!", description="Password of the demo accounts made by `niaga demo`.")
@@ -71,8 +71,8 @@ class Settings(BaseSettings):
     @field_validator("queue")
     @classmethod
     def _known_queue(cls, value: str) -> str:
-        if value not in ("sqlite", "redis", "immediate"):
-            raise ValueError("must be 'sqlite', 'redis' or 'immediate'")
+        if value not in ("sqlite", "redis", "immediate", "memory"):
+            raise ValueError("must be 'sqlite', 'redis', 'immediate' or 'memory'")
         return value
 
     @field_validator("smtp_security")

@@ -26,8 +26,8 @@ def make_queue(settings: Settings) -> Huey:
         if not settings.redis_url:
             raise SettingsError("NIAGA_QUEUE=redis needs NIAGA_REDIS_URL")
         return RedisHuey("niaga", url=settings.redis_url)
-    if settings.queue == "immediate":
-        return MemoryHuey("niaga", immediate=True)
+    if settings.queue in ("immediate", "memory"):
+        return MemoryHuey("niaga", immediate=settings.queue == "immediate")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("niaga", filename=str(settings.data_dir / "queue.db"))
 
