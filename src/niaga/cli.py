@@ -90,8 +90,9 @@ def worker(workers: int = typer.Option(2, help="Worker threads.")) -> None:
     """Run background jobs (outbound sends, sweeps, exports) until stopped."""
     from huey.consumer import Consumer
 
-    from niaga.worker import database, queue
+    from niaga.worker import database, load_task_modules, queue
 
+    load_task_modules()
     database()
     console.print(f"niaga worker: {workers} threads on the {get_settings().queue} queue (Ctrl+C stops it)")
     Consumer(queue, workers=workers, periodic=True).run()

@@ -58,6 +58,18 @@ def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
+# Modules that define jobs: the worker imports them so that huey knows every task it may dequeue.
+TASK_MODULES: list[str] = ["niaga.inbox.tasks"]
+
+
+def load_task_modules() -> None:
+    """Import every module that defines jobs (the worker process must know all tasks by name)."""
+    import importlib
+
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
 def register_sweeper(fn: Callable[[Any], None]) -> Callable[[Any], None]:
     """Add a periodic sweeper (decorator)."""
     SWEEPERS.append(fn)

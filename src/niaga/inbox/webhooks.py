@@ -51,6 +51,17 @@ def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
 
+@router.post("/ping", dependencies=[Depends(PUBLIC)])
+async def ping(request: Request) -> Response:
+    """Reachability check for an operator or load balancer: reads the body, touches nothing, answers 200.
+
+    It is also the reference in bench/ingest.py: the same server, the same request path through the
+    middleware, minus the webhook's own work.
+    """
+    await request.body()
+    return JSONResponse({"ok": True})
+
+
 @router.get("/{kind}/{key}", dependencies=[Depends(PUBLIC)])
 def verify_subscription(kind: str, key: str, request: Request, session: Session = Depends(db)) -> Response:
     """The provider's subscription handshake (Meta: hub.mode, hub.verify_token, hub.challenge)."""
