@@ -154,6 +154,7 @@ class World:
             "line_id": str(self.deal.lines[0].id),
             "contact_id": str(self.contact.id),
             "company_id": str(self.company.id),
+            "tenant_slug": tenant_a.tenant.slug,
         }
         self.secrets = ["Toko Sinar Abadi", "Target Agen Sinar", "Rina Kusuma", "calon@sinarabadi.example",
                         "Kontak Rahasia Sinar", "rahasia@sinarabadi.example", "PT Sinar Rahasia"]

@@ -12,6 +12,7 @@ from niaga.privacy import audit as _audit  # noqa: F401
 from niaga.privacy import consent as _consent  # noqa: F401
 from niaga.privacy import file_models as _privacy_files  # noqa: F401
 from niaga.privacy import models as _privacy  # noqa: F401
+from niaga.privacy.rights import models as _privacy_rights  # noqa: F401
 from niaga.privacy.requests import models as _privacy_requests  # noqa: F401
 
 metadata = Base.metadata

@@ -4,10 +4,13 @@ Everything niaga holds about one data subject, derived from the declarations: ev
 belong to the subject (`rekey.subject_models`) contributes its rows, with each declared personal field
 decrypted and each other column that describes the record (status, amounts, dates) included as is. A
 field added to a model later appears in the package with no change here. The package also carries the
-consent history and the processing trail from the audit log (who did what with the data, when, why).
+consent history, the restrictions and objections in force or lifted, the recipients the declarations name
+for the kinds of data held (policies T4), and the processing trail from the audit log (who did what with
+the data, when, why).
 
 The package is plain data (`build_package`) in a documented shape (`PACKAGE_SCHEMA_VERSION`); the
-request flow of the privacy center turns it into JSON, CSV and an HTML report.
+rights package (`niaga.privacy.rights.package`) turns it into JSON, CSV and an HTML report; the JSON
+schema is documented in docs/access-package.md.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy import LargeBinary, select
 from sqlalchemy.orm import Session
 
 from niaga.privacy.audit import events_for_subject
-from niaga.privacy.consent import proof_of_consent
+from niaga.privacy.consent import ProcessingRestriction, proof_of_consent
 from niaga.privacy.fields import Unreadable
 from niaga.privacy.models import DataSubject
 from niaga.privacy.rekey import subject_models
@@ -64,6 +67,7 @@ def build_package(session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID)
     if subject is None:
         raise LookupError("no such data subject in this tenant")
     records: dict[str, list[dict[str, Any]]] = {}
+    recipients: set[str] = set()
     for model, specs in sorted(subject_models().items(), key=lambda item: item[0].__tablename__):
         personal = {spec.column for spec in specs}
         rows = session.scalars(
@@ -71,6 +75,7 @@ def build_package(session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID)
         ).all()
         if rows:
             records[model.__tablename__] = [_record(row, personal) for row in rows]
+            recipients.update(r for spec in specs for r in spec.recipients)
     trail = [
         {"at": e.at.isoformat(), "action": e.action, "outcome": e.outcome, "actor": e.actor_type,
          "actor_id": str(e.actor_id) if e.actor_id else None, "purpose": e.purpose,
@@ -83,5 +88,16 @@ def build_package(session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID)
                     "erased": subject.is_erased},
         "records": records,
         "consents": proof_of_consent(session, tenant_id, subject_id),
+        "restrictions": _restrictions(session, tenant_id, subject_id),
+        "recipients": sorted(recipients),
         "processing_trail": trail,
     }
+
+
+def _restrictions(session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Restrictions and objections the person asked for (UU PDP Pasal 10-11), in force or lifted."""
+    rows = session.scalars(select(ProcessingRestriction).where(
+        ProcessingRestriction.tenant_id == tenant_id, ProcessingRestriction.subject_id == subject_id,
+    ).order_by(ProcessingRestriction.since, ProcessingRestriction.id))
+    return [{"kind": r.kind, "since": r.since.isoformat(), "lifted_at": _plain(r.lifted_at), "reason": r.reason}
+            for r in rows]
