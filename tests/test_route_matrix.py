@@ -24,6 +24,7 @@ from niaga.privacy.audit import Actor
 from niaga.web.deps import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, Require, app_routes, route_access
 from tests.conftest import api_token, csrf_pair
 from tests.crm.service_desk import matrix as service_desk_matrix
+from tests.privacy.requests import matrix as privacy_requests_matrix
 
 NOT_API_ROUTES = {"/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/static"}
 
@@ -85,6 +86,8 @@ PAGE_FORMS = {
 }
 API_BODIES.update(service_desk_matrix.API_BODIES)
 PAGE_FORMS.update(service_desk_matrix.PAGE_FORMS)
+API_BODIES.update(privacy_requests_matrix.API_BODIES)
+PAGE_FORMS.update(privacy_requests_matrix.PAGE_FORMS)
 
 
 def all_routes(app) -> list[tuple[str, APIRoute]]:  # noqa: ANN001
@@ -139,8 +142,16 @@ class World:
                                       contact_id=buyer.id, value=5_000_000,
                                       lines=[{"product_name": "Produk Rahasia Sinar", "quantity": 2,
                                               "unit_price": 2_500_000}])
+        # Inbox: a channel of tenant A (its webhook key is the webhook routes' path parameter).
+        from niaga.inbox import service as inbox
+
+        self.channel = inbox.create_channel(session, tenant_a.principal(), kind="webchat", name="Chat Rahasia Sinar",
+                                            secrets={"secret": "rahasia-sinar"})
         session.commit()
         self.params = {
+            "kind": "webchat",
+            "key": self.channel.webhook_key,
+            "channel_id": str(self.channel.id),
             "user_id": str(self.target.id),
             "invitation_id": str(self.invitation.id),
             "token_id": str(self.owner_token.id),
@@ -161,6 +172,9 @@ class World:
         desk_params, desk_secrets = service_desk_matrix.records(session, tenant_a)
         self.params.update(desk_params)
         self.secrets += desk_secrets
+        request_params, request_secrets = privacy_requests_matrix.records(session, tenant_a, settings.data_dir / "outbox")
+        self.params.update(request_params)
+        self.secrets += request_secrets
         self.secrets += ["Pipeline Rahasia Sinar", "Transaksi Rahasia Sinar", "Pembeli Rahasia Sinar",
                          "Produk Rahasia Sinar"]
 
@@ -198,6 +212,7 @@ class World:
             s.get(Company, (self.a.id, self.company.id)).name,
             len(list(s.scalars(select(Contact.id).where(Contact.tenant_id == self.a.id)))),
             service_desk_matrix.fingerprint(s, self.a.id),
+            privacy_requests_matrix.fingerprint(s, self.a.id),
             _sales_fingerprint(s, self),
             s.get(Team, (self.a.id, self.team.id)).name if s.get(Team, (self.a.id, self.team.id)) else None,
             len(list(s.scalars(select(TeamMember).where(TeamMember.tenant_id == self.a.id)))),
