@@ -148,6 +148,7 @@ class ChannelAdapter(Protocol):
 
 
 ADAPTERS: dict[str, ChannelAdapter] = {}
+_loaded = False
 
 
 def register_adapter(adapter: ChannelAdapter) -> ChannelAdapter:
@@ -158,13 +159,14 @@ def register_adapter(adapter: ChannelAdapter) -> ChannelAdapter:
 
 def adapter_for(kind: str) -> ChannelAdapter:
     """The adapter of a channel kind (KeyError when none is installed)."""
-    if not ADAPTERS:
+    if kind not in ADAPTERS and not _loaded:
         load_adapters()
     return ADAPTERS[kind]
 
 
 def load_adapters() -> None:
     """Import every channel module so each registers its adapter."""
+    global _loaded
     import importlib
     import pkgutil
 
@@ -172,3 +174,4 @@ def load_adapters() -> None:
 
     for module in pkgutil.iter_modules(channels.__path__):
         importlib.import_module(f"niaga.inbox.channels.{module.name}")
+    _loaded = True
