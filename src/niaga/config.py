@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     smtp_password: str = Field("", description="SMTP password.")
     smtp_timeout_seconds: float = Field(20.0, gt=0, description="Seconds to wait for the mail server.")
     mail_from: str = Field("niaga <no-reply@niaga.local>", description="Sender of the platform's emails.")
+    telegram_api_base: str = Field("https://api.telegram.org", description="Telegram Bot API base URL.")
+    line_api_base: str = Field("https://api.line.me", description="LINE Messaging API base URL (sending).")
+    line_data_api_base: str = Field(
+        "https://api-data.line.me", description="LINE Messaging API base URL for media content downloads."
+    )
+    chat_api_timeout_seconds: float = Field(15.0, gt=0, description="Seconds to wait for the Telegram and LINE APIs.")
 
     @field_validator("default_locale")
     @classmethod

@@ -19,6 +19,7 @@ from niaga.identity.models import TeamMember
 from niaga.identity.permissions import FULL_VISIBILITY, Perm
 from niaga.identity.principal import Principal
 from niaga.inbox import secrets as channel_secrets
+from niaga.inbox.adapters import ADAPTERS, load_adapters
 from niaga.inbox.models import (
     CHANNEL_KINDS,
     Channel,
@@ -49,6 +50,10 @@ def create_channel(session: Session, principal: Principal, *, kind: str, name: s
                       config=dict(config or {}), active=True)
     session.add(channel)
     session.flush()
+    # An adapter may complete the secrets on creation (Telegram: a generated webhook secret token).
+    prepare = getattr(ADAPTERS.get(kind) or (load_adapters() or ADAPTERS.get(kind)), "prepare_secrets", None)
+    if prepare is not None:
+        secrets = prepare(channel, dict(secrets or {}))
     if secrets:
         channel.secrets_sealed = channel_secrets.seal_secrets(session, principal.tenant_id, channel.id, secrets)
     audit.record(session, principal.tenant_id, "inbox.channel_created", principal.actor, target_type="channel",
