@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     smtp_password: str = Field("", description="SMTP password.")
     smtp_timeout_seconds: float = Field(20.0, gt=0, description="Seconds to wait for the mail server.")
     mail_from: str = Field("niaga <no-reply@niaga.local>", description="Sender of the platform's emails.")
+    meta_graph_base: str = Field(
+        "https://graph.facebook.com", description="Meta Graph API base URL (WhatsApp Cloud API, Instagram messaging)."
+    )
+    meta_graph_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$", description="Meta Graph API version, e.g. v21.0.")
+    meta_timeout_seconds: float = Field(15.0, gt=0, description="Seconds to wait for the Meta Graph API.")
     telegram_api_base: str = Field("https://api.telegram.org", description="Telegram Bot API base URL.")
     line_api_base: str = Field("https://api.line.me", description="LINE Messaging API base URL (sending).")
     line_data_api_base: str = Field(
