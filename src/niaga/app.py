@@ -14,6 +14,7 @@ from niaga.db import migrate
 from niaga.db.engine import Database
 from niaga.identity.passwords import Passwords
 from niaga.inbox import service as _inbox_service  # noqa: F401 - registers the timeline source
+from niaga.inbox.webchat_routes import router as webchat_router
 from niaga.inbox.webhooks import router as webhook_router
 from niaga.kit.logging import configure_logging
 from niaga.privacy.keys import provider_from_settings
@@ -85,5 +86,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(api_router)
     app.include_router(page_router)
     app.include_router(webhook_router)
+    app.include_router(webchat_router)  # public widget endpoints: no page CSRF, CORS per channel
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app

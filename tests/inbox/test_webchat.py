@@ -27,38 +27,38 @@ SECRET = "rahasia-identitas-toko-0123456789abcdef"
 
 
 @pytest.fixture
-def channel(session, tenant_a):  # noqa: ANN001, ANN201
+def channel(session, tenant_a):
     made = service.create_channel(session, tenant_a.principal(), kind="webchat", name="Chat Toko Sinar",
                                   config={"allowed_origins": [SITE]}, secrets={"identity_secret": SECRET})
     session.commit()
     return made
 
 
-def _url(channel, what: str) -> str:  # noqa: ANN001
+def _url(channel, what: str) -> str:
     return f"/webchat/{channel.webhook_key}/{what}"
 
 
-def new_session(client, channel, user: dict | None = None, origin: str = SITE):  # noqa: ANN001, ANN201
+def new_session(client, channel, user: dict | None = None, origin: str = SITE):
     return client.post(_url(channel, "sessions"), json={"user": user} if user else {}, headers={"Origin": origin})
 
 
-def token_of(client, channel) -> str:  # noqa: ANN001
+def token_of(client, channel) -> str:
     resp = new_session(client, channel)
     assert resp.status_code == 201, resp.text
     return resp.json()["token"]
 
 
-def send(client, channel, token: str, text: str, client_id: str = "pesan-0001"):  # noqa: ANN001, ANN201
+def send(client, channel, token: str, text: str, client_id: str = "pesan-0001"):
     return client.post(_url(channel, "messages"), json={"id": client_id, "text": text},
                        headers={"Origin": SITE, "X-Visitor-Token": token})
 
 
-def poll(client, channel, token: str, after: str | None = None):  # noqa: ANN001, ANN201
+def poll(client, channel, token: str, after: str | None = None):
     query = f"?after={after}" if after is not None else ""
     return client.get(_url(channel, "messages") + query, headers={"Origin": SITE, "X-Visitor-Token": token})
 
 
-def process_all(session, database, channel) -> None:  # noqa: ANN001
+def process_all(session, database, channel) -> None:
     """What the worker does: process every pending event of the channel."""
     session.expire_all()
     pending = session.scalars(select(InboundEvent.id).where(InboundEvent.channel_id == channel.id,
@@ -68,7 +68,7 @@ def process_all(session, database, channel) -> None:  # noqa: ANN001
     session.expire_all()
 
 
-def reply(session, database, tenant, channel, text: str, private: bool = False) -> Message:  # noqa: ANN001
+def reply(session, database, tenant, channel, text: str, private: bool = False) -> Message:
     """An agent answers in the visitor's conversation and the outbox delivers it."""
     conversation = session.scalar(select(Conversation).where(Conversation.channel_id == channel.id)
                                   .order_by(Conversation.last_message_at.desc()))

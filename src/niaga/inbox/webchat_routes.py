@@ -67,7 +67,7 @@ class BadRequest(DomainError):
 class WebchatRoute(TransactionalRoute):
     """The request's transaction, then CORS headers on the answer, errors included (rendered here)."""
 
-    def get_route_handler(self):  # noqa: ANN201
+    def get_route_handler(self):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
@@ -108,7 +108,7 @@ router = APIRouter(prefix="/webchat", route_class=WebchatRoute, include_in_schem
 
 
 # -- plumbing ------------------------------------------------------------------------------------------
-def _channel(request: Request, session: Session, key: str):  # noqa: ANN202
+def _channel(request: Request, session: Session, key: str):
     """The active web chat channel of the key, checked against the calling site's origin."""
     channel = channel_for_webhook(session, webchat.KIND, key)
     origin = request.headers.get("origin")
