@@ -13,6 +13,7 @@ from niaga.config import Settings, get_settings
 from niaga.db import migrate
 from niaga.db.engine import Database
 from niaga.identity.passwords import Passwords
+from niaga.inbox import assignment as _inbox_assignment  # noqa: F401 - installs the auto-assignment hook
 from niaga.inbox import service as _inbox_service  # noqa: F401 - registers the timeline source
 from niaga.inbox.webchat_routes import router as webchat_router
 from niaga.inbox.webhooks import router as webhook_router
