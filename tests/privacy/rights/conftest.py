@@ -11,7 +11,8 @@ from niaga.crm.contacts import service as contacts
 from niaga.crm.models import Contact
 from niaga.crm.sales import deals as sales
 from niaga.crm.sales.models import Deal
-from niaga.crm.service_desk import activities, service as desk
+from niaga.crm.service_desk import activities
+from niaga.crm.service_desk import service as desk
 from niaga.crm.service_desk.models import Activity, Ticket
 from niaga.privacy import files
 from niaga.privacy.audit import Actor
@@ -43,39 +44,45 @@ class Customer:
     store: files.FileStore
 
     @property
-    def subject_id(self):  # noqa: ANN201
+    def subject_id(self):
         return self.contact.subject_id
 
 
 def make_customer(session: Session, world: TenantWorld, store: files.FileStore, *, name: str = NAME,
                   email: str = EMAIL, phone: str = PHONE, birth_date: str = "1990-04-12") -> Customer:
-    """Create the customer through the services the pages use (committed, so the app sees it)."""
+    """Create the customer through the services the pages use (committed, so the app sees it); texts name
+    the customer's first name, so two customers' records never share a value."""
     p = world.principal()
+    first = name.split()[0]
+
+    def own(text: str) -> str:
+        return text.replace("Siti Nurhaliza", name).replace("Siti", first)
+
     contact = contacts.create_contact(session, p, {
         "full_name": name, "emails": [email], "phones": [phone], "birth_date": birth_date,
-        "addresses": {"shipping": {"street": STREET, "city": "Jakarta Pusat", "province": "DKI Jakarta",
-                                   "postal_code": "10310"}},
+        "addresses": {"shipping": {"street": STREET if name == NAME else "Jl. Kenanga No. 7",
+                                   "city": "Jakarta Pusat", "province": "DKI Jakarta", "postal_code": "10310"}},
     })
-    won = sales.create_deal(session, p, title=DEAL_TITLE, contact_id=contact.id, value=2_500_000)
+    won = sales.create_deal(session, p, title=own(DEAL_TITLE), contact_id=contact.id, value=2_500_000)
     sales.win_deal(session, p, won)
     open_deal = sales.create_deal(session, p, title="Langganan bulanan " + name, contact_id=contact.id, value=300_000)
-    ticket = desk.create_ticket(session, p, {"title": TICKET_TITLE, "description": "Alamat: " + STREET},
+    ticket = desk.create_ticket(session, p, {"title": own(TICKET_TITLE), "description": "Alamat pengiriman"},
                                 contact=contact)
-    activity = activities.create_activity(session, p, {"kind": "call", "body": NOTE}, contact=contact)
+    activity = activities.create_activity(session, p, {"kind": "call", "body": own(NOTE)}, contact=contact)
     record_consent(session, contact.subject, ConsentPurpose.MARKETING_WHATSAPP, True, method=ConsentMethod.FORM,
                    actor=Actor.system(), channel="web")
     record_consent(session, contact.subject, ConsentPurpose.MARKETING_EMAIL, True, method=ConsentMethod.CHECKBOX,
                    actor=Actor.system(), channel="web")
-    files.store_file(session, p, contact.subject_id, FILE_BYTES, FILE_NAME, store=store)
+    files.store_file(session, p, contact.subject_id, own(FILE_BYTES.decode()).encode(), own(FILE_NAME), store=store)
     session.commit()
     return Customer(world, contact, won, open_deal, ticket, activity, store)
 
 
 @pytest.fixture
-def store(settings) -> files.FileStore:  # noqa: ANN001
+def store(settings) -> files.FileStore:
     return files.FileStore.from_settings(settings)
 
 
 @pytest.fixture
-def customer(session, tenant_a, store) -> Customer:  # noqa: ANN001
+def customer(session, tenant_a, store) -> Customer:
     return make_customer(session, tenant_a, store)

@@ -20,24 +20,45 @@ from niaga.kit.errors import NotFound, ValidationFailed
 from niaga.privacy import files
 from niaga.privacy.audit import Actor, AuditEvent, verify
 from niaga.privacy.erasure import erase_subject
-from niaga.privacy.fields import REGISTRY, Category, Purpose, Retention, SubjectOwned, personal
-from niaga.privacy.rights import PackageDownload, download_path, open_download, prepare_access_package
+from niaga.privacy.fields import (
+    REGISTRY,
+    Category,
+    Purpose,
+    Retention,
+    SubjectOwned,
+    personal,
+)
+from niaga.privacy.rights import (
+    PackageDownload,
+    download_path,
+    open_download,
+    prepare_access_package,
+)
 from niaga.privacy.rights.package import ACCESS_PACKAGE_KIND
 from tests.privacy.rights.conftest import (
-    DEAL_TITLE, EMAIL, FILE_BYTES, FILE_NAME, NAME, NOTE, PHONE_E164, STREET, TICKET_TITLE, make_customer,
+    DEAL_TITLE,
+    EMAIL,
+    FILE_BYTES,
+    FILE_NAME,
+    NAME,
+    NOTE,
+    PHONE_E164,
+    STREET,
+    TICKET_TITLE,
+    make_customer,
 )
 
 REQUEST = uuid.UUID("01a20000-0000-7000-8000-00000000abcd")
 
 
-def _prepare(session, customer, settings, **kw):  # noqa: ANN001, ANN003, ANN202
+def _prepare(session, customer, settings, **kw):
     args = {"actor": customer.world.principal(), "language": "id", "portable": False, "request_id": REQUEST,
             "settings": settings}
     args.update(kw)
     return prepare_access_package(session, customer.world.id, customer.subject_id, **args)
 
 
-def _download(session, customer, token, store):  # noqa: ANN001, ANN202
+def _download(session, customer, token, store):
     outcome = open_download(session, customer.world.tenant.slug, token, store=store)
     assert outcome.status == 200, outcome
     return zipfile.ZipFile(io.BytesIO(outcome.data))
