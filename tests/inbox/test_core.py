@@ -302,3 +302,21 @@ def test_erasing_the_contact_makes_the_conversation_read_as_erased(session, conv
     session.commit()
     session.expire_all()
     assert session.get(Message, (message.tenant_id, message.id)).body is ERASED
+
+
+def test_merging_two_contacts_joins_their_conversations_on_the_same_channel(client, session, database, tenant_a,
+                                                                           channel):  # noqa: ANN001
+    from niaga.crm.contacts.merge import merge_contacts
+
+    deliver(client, channel, [{"id": "a1", "from": "v-a", "name": "Siti", "text": "dari ponsel"}])
+    deliver(client, channel, [{"id": "b1", "from": "v-b", "name": "Siti N", "text": "dari laptop"}])
+    process_all(database, channel.tenant_id)
+    first, second = session.scalars(select(Conversation).where(Conversation.tenant_id == channel.tenant_id)
+                                    .order_by(Conversation.created_at)).all()
+    merge_contacts(session, tenant_a.principal(), first.contact_id, second.contact_id)
+    session.commit()
+    session.expire_all()
+    remaining = session.scalars(select(Conversation).where(Conversation.tenant_id == channel.tenant_id)).all()
+    assert [c.id for c in remaining] == [first.id]
+    bodies = sorted(m.body for m in session.scalars(select(Message).where(Message.conversation_id == first.id)))
+    assert bodies == ["dari laptop", "dari ponsel"]

@@ -10,10 +10,10 @@ import secrets as random_tokens
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from niaga.crm.contacts.merge import register_contact_reference
+from niaga.crm.contacts.merge import BEFORE_REPOINT, register_contact_reference
 from niaga.crm.timeline import TimelineItem, register_source
 from niaga.identity.models import TeamMember
 from niaga.identity.permissions import FULL_VISIBILITY, Perm
@@ -140,6 +140,30 @@ def _timeline(session: Session, principal: Principal, contact: Any, limit: int) 
     return items
 
 
+def _fold_conversations(session: Session, tenant_id: uuid.UUID, keep: Any, duplicate: Any) -> None:
+    """Merging contacts: a duplicate's conversation on a channel where the kept contact has one joins it."""
+    kept = {(c.channel_id, c.thread_key): c for c in session.scalars(select(Conversation).where(
+        Conversation.tenant_id == tenant_id, Conversation.contact_id == keep.id))}
+    for conversation in session.scalars(select(Conversation).where(
+            Conversation.tenant_id == tenant_id, Conversation.contact_id == duplicate.id)).all():
+        twin = kept.get((conversation.channel_id, conversation.thread_key))
+        if twin is None:
+            continue
+        session.execute(update(Message).where(Message.tenant_id == tenant_id,
+                                              Message.conversation_id == conversation.id)
+                        .values(conversation_id=twin.id), execution_options={"synchronize_session": False})
+        twin.unread_count = (twin.unread_count or 0) + (conversation.unread_count or 0)
+        twin.last_message_at = max(twin.last_message_at, conversation.last_message_at)
+        if conversation.last_inbound_at and (twin.last_inbound_at is None
+                                             or conversation.last_inbound_at > twin.last_inbound_at):
+            twin.last_inbound_at = conversation.last_inbound_at
+        if twin.status == "resolved" and conversation.status != "resolved":
+            twin.status = conversation.status
+        session.delete(conversation)
+    session.flush()
+
+
 register_source("messages", _timeline)
+BEFORE_REPOINT.append(_fold_conversations)
 register_contact_reference(Conversation)
 register_contact_reference(ChannelIdentity)

@@ -34,6 +34,9 @@ from niaga.privacy.rekey import rekey_subject_rows
 # (model, column) pairs holding a contact id that must follow the person when contacts merge.
 CONTACT_REFERENCES: list[tuple[type, str]] = []
 MERGE_REASON = "contact-merged"
+# fn(session, tenant_id, keep, duplicate) run before references move: a domain whose rows are unique per contact
+# (one conversation per channel) folds the duplicate's rows into the kept contact's twins first.
+BEFORE_REPOINT: list = []
 
 
 def register_contact_reference(model: type, column_name: str = "contact_id") -> None:
@@ -140,6 +143,8 @@ def merge_contacts(session: Session, principal: Principal, keep_id: uuid.UUID, d
         # Emptied first and flushed: a unique value (the loyalty card) then moves without a clash.
         _fold_values(keep, duplicate)
         session.flush()
+        for fold in BEFORE_REPOINT:
+            fold(session, tenant_id, keep, duplicate)
         references = _repoint(session, tenant_id, keep, duplicate)
         session.flush()
         swept = _repoint_foreign_keys(session, tenant_id, keep, duplicate)
