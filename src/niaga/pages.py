@@ -10,6 +10,8 @@ from niaga.identity.console import router as console_router
 from niaga.identity.pages import router as identity_pages, safe_next
 from niaga.inbox.pages import router as inbox_pages
 from niaga.privacy.pages import router as privacy_pages
+from niaga.privacy.requests.public_pages import router as privacy_center_pages
+from niaga.privacy.requests.staff_pages import router as privacy_request_pages
 from niaga.privacy.rights.pages import router as privacy_rights_pages
 from niaga.web.deps import LANG_COOKIE, PUBLIC, TransactionalRoute, check_csrf
 from niaga.web.i18n import LOCALES
@@ -20,6 +22,8 @@ page_router.include_router(console_router)
 page_router.include_router(crm_pages)
 page_router.include_router(inbox_pages)
 page_router.include_router(privacy_pages)
+page_router.include_router(privacy_center_pages)
+page_router.include_router(privacy_request_pages)
 page_router.include_router(privacy_rights_pages)
 
 

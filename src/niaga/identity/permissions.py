@@ -42,6 +42,9 @@ class Perm(str, enum.Enum):
     TICKETS_READ = "tickets.read"
     TICKETS_WRITE = "tickets.write"
     SLA_MANAGE = "sla.manage"
+    # Data-subject requests (privacy/requests): the queue, and deciding on requests
+    PRIVACY_REQUESTS_READ = "privacy.requests.read"
+    PRIVACY_REQUESTS_HANDLE = "privacy.requests.handle"
     # Inbox (agents see conversations assigned to them, their teams' and unassigned ones: inbox visibility)
     INBOX_READ = "inbox.read"
     INBOX_REPLY = "inbox.reply"  # reply, notes, assign, labels, resolve
@@ -53,6 +56,7 @@ class Perm(str, enum.Enum):
 _ALL = frozenset(Perm)
 _READ_ONLY = frozenset(
     {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.AUDIT_READ, Perm.PRIVACY_INVENTORY,
+     Perm.PRIVACY_REQUESTS_READ,
      Perm.CONTACTS_READ, Perm.DEALS_READ, Perm.TICKETS_READ, Perm.INBOX_READ, Perm.INBOX_REPORTS}
 )
 _CRM_WORK = frozenset(
@@ -68,7 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: _ALL,
     Role.MANAGER: frozenset(
         {Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.STAFF_READ, Perm.TOKENS_MANAGE, Perm.PRIVACY_INVENTORY}
-    ) | _CRM_LEAD,
+    ) | _CRM_LEAD | {Perm.PRIVACY_REQUESTS_READ, Perm.PRIVACY_REQUESTS_HANDLE},
     Role.AGENT: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.TOKENS_MANAGE}) | _CRM_WORK,
     # Cashiers look customers up at the till (loyalty, receipts); the point-of-sale domain widens this.
     Role.CASHIER: frozenset({Perm.ACCOUNT_SELF, Perm.DASHBOARD, Perm.TENANT_READ, Perm.CONTACTS_READ}),
