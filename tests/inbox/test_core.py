@@ -320,3 +320,22 @@ def test_merging_two_contacts_joins_their_conversations_on_the_same_channel(clie
     assert [c.id for c in remaining] == [first.id]
     bodies = sorted(m.body for m in session.scalars(select(Message).where(Message.conversation_id == first.id)))
     assert bodies == ["dari laptop", "dari ponsel"]
+
+
+def test_an_event_that_keeps_failing_is_marked_failed_and_its_payload_purged_after_a_week(
+        client, session, database, channel, adapter):  # noqa: ANN001
+    adapter.media_outcomes = [TemporaryFailure("provider down")] * ingest.MAX_ATTEMPTS
+    deliver(client, channel, [{"id": "m1", "from": "v-1", "text": "foto", "media": ["media-1"]}])
+    for _ in range(ingest.MAX_ATTEMPTS):
+        with pytest.raises(TemporaryFailure):
+            process_all(database, channel.tenant_id)
+    session.expire_all()
+    event = session.scalar(select(InboundEvent).where(InboundEvent.tenant_id == channel.tenant_id))
+    assert (event.status, event.last_error, event.payload_sealed is not None) == ("failed", "provider down", True)
+    assert process_all(database, channel.tenant_id) == []  # no longer retried
+    assert ingest.purge_failed_payloads(session) == 0  # kept a week for staff to look into
+    event.received_at = utcnow() - timedelta(days=8)
+    session.flush()
+    assert ingest.purge_failed_payloads(session) == 1
+    session.refresh(event)
+    assert event.payload_sealed is None

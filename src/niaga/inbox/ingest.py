@@ -294,6 +294,19 @@ def pending_events(session: Session, older_than: timedelta = timedelta(seconds=3
         InboundEvent.status == "pending", InboundEvent.received_at < cutoff).limit(limit)).tuples())
 
 
+FAILED_PAYLOAD_DAYS = 7
+
+
+def purge_failed_payloads(session: Session, older_than: timedelta = timedelta(days=FAILED_PAYLOAD_DAYS)) -> int:
+    """Empty the raw payload of events that failed for good a week ago: kept that long for staff to look into
+    the cause with the provider, never longer (they are sealed under the tenant key, not a person's)."""
+    cutoff = utcnow() - older_than
+    result = session.execute(update(InboundEvent).where(
+        InboundEvent.status == "failed", InboundEvent.payload_sealed.is_not(None), InboundEvent.received_at < cutoff)
+        .values(payload_sealed=None), execution_options={"synchronize_session": False})
+    return result.rowcount or 0
+
+
 def mark_read(session: Session, conversation: Conversation) -> None:
     """The agent has seen the conversation: no unread messages."""
     session.execute(update(Conversation).where(

@@ -67,6 +67,7 @@ def sweep_inbox(db) -> None:
         events = ingest.pending_events(session)
         due = outbox.due_messages(session)
         outbox.fail_interrupted(session)
+        ingest.purge_failed_payloads(session)
     for tenant_id, event_id in events:
         process_inbound_job(str(tenant_id), str(event_id))
     for tenant_id, message_id in due:
