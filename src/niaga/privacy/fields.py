@@ -180,7 +180,7 @@ class PersonalAttribute:
         sealed = getattr(obj, self.sealed_attr)
         if sealed is None:
             return None
-        subject = obj.subject
+        subject = _data_subject(obj)
         if subject is not None and subject.key_wrapped is None:
             # Checked before the per-object cache: a value read before an erasure in the same session
             # must not outlive the key.
@@ -250,6 +250,19 @@ class SubjectOwned:
         )
 
 
+def _data_subject(obj: Any) -> Any:
+    """The row's DataSubject. A table with a personal column of its own named 'subject' (an email subject
+    line) hides the mixin's relationship of that name, so its key holder is loaded by id instead."""
+    if not isinstance(type(obj).__dict__.get("subject"), PersonalAttribute):
+        return obj.subject
+    session = object_session(obj)
+    if session is None or obj.subject_id is None:
+        return None
+    from niaga.privacy.models import DataSubject
+
+    return session.get(DataSubject, (obj.tenant_id, obj.subject_id))
+
+
 def subject_fk() -> ForeignKeyConstraint:
     """The tenant-inclusive foreign key from a SubjectOwned table to data_subjects."""
     return ForeignKeyConstraint(["tenant_id", "subject_id"], ["data_subjects.tenant_id", "data_subjects.id"])
@@ -281,7 +294,7 @@ def _vault() -> Any:
 
 
 def _open(obj: Any, attr: PersonalAttribute, sealed: bytes, subject: Any = None) -> Any:
-    subject = subject if subject is not None else obj.subject
+    subject = subject if subject is not None else _data_subject(obj)
     if subject is None or subject.key_wrapped is None:
         return ERASED
     session = object_session(obj)
@@ -350,7 +363,7 @@ def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[dic
         from niaga.db.base import new_id
 
         obj.id = new_id()
-    subject = obj.subject
+    subject = _data_subject(obj)
     if subject is None and obj.subject_id is not None:
         from niaga.privacy.models import DataSubject
 
