@@ -29,7 +29,10 @@ def make_queue(settings: Settings) -> Huey:
     if settings.queue in ("immediate", "memory"):
         return MemoryHuey("niaga", immediate=settings.queue == "immediate")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("niaga", filename=str(settings.data_dir / "queue.db"))
+    # No fsync per enqueue: the database is the source of truth and the sweepers re-enqueue any committed
+    # work whose job a crash lost, so the queue file need not survive a power cut (an fsync per webhook
+    # delivery cost more than storing the delivery itself).
+    return SqliteHuey("niaga", filename=str(settings.data_dir / "queue.db"), fsync=False)
 
 
 queue: Huey = make_queue(get_settings())
