@@ -199,3 +199,19 @@ def test_an_erased_person_gets_no_package_and_an_earlier_link_stops_working(sess
     assert open_download(session, customer.world.tenant.slug, token, store=store).reason == "erased"
     with pytest.raises(ValidationFailed):
         _prepare(session, customer, settings)
+
+
+def test_a_staff_members_sign_in_secret_is_withheld_from_their_copy(session, tenant_a, settings, store):
+    import pyotp
+
+    from niaga.identity import auth
+
+    secret = auth.new_totp_secret()
+    auth.enable_totp(session, tenant_a.owner, secret, pyotp.TOTP(secret).now(), Actor.system())
+    row, token = prepare_access_package(session, tenant_a.id, tenant_a.owner.subject_id, actor=Actor.system(),
+                                        language="en", portable=True, request_id=None, settings=settings)
+    outcome = open_download(session, tenant_a.tenant.slug, token, store=store)
+    archive = zipfile.ZipFile(io.BytesIO(outcome.data))
+    [user] = json.loads(archive.read("package.json"))["records"]["users"]
+    assert user["totp_secret"] == "[withheld]" and user["full_name"] == "Rina Kusuma"
+    assert all(secret.encode() not in archive.read(n) for n in archive.namelist())
