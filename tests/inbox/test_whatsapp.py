@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from niaga.config import get_settings
 from niaga.crm.contacts import service as contacts
 from niaga.crm.models import Contact
 from niaga.crm.timeline import timeline
@@ -27,11 +26,12 @@ from niaga.inbox.tasks import run_delivery
 from niaga.kit.errors import ValidationFailed
 from niaga.privacy import files
 from niaga.privacy.file_models import StoredFile
-from tests.support.fake_meta import (  # noqa: F401 - fake_meta is a fixture
+from tests.support.fake_meta import (  # noqa: F401 - fake_meta and meta_api are fixtures
     APP_SECRET,
     TOKEN,
     encode,
     fake_meta,
+    meta_api,
     sign,
     wa_delivery,
     wa_message,
@@ -45,20 +45,12 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 4
 
 
 @pytest.fixture
-def graph(fake_meta, monkeypatch, tmp_path):  # noqa: F811
-    monkeypatch.setenv("NIAGA_META_GRAPH_BASE", fake_meta.url)
-    monkeypatch.setenv("NIAGA_META_GRAPH_VERSION", "v21.0")
-    monkeypatch.setenv("NIAGA_META_TIMEOUT_SECONDS", "0.5")
-    monkeypatch.setenv("NIAGA_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    meta.SEND_RATE.reset()
-    fake_meta.phone_numbers.add(PHONE_ID)
-    fake_meta.add_template(WABA, "pesanan_dikirim", "id", "Halo {{1}}, pesanan {{2}} sudah dikirim.")
-    fake_meta.add_template(WABA, "order_shipped", "en_US", "Hi {{1}}, order {{2}} has shipped.")
-    fake_meta.add_template(WABA, "promo_lama", "id", "Promo {{1}}", status="REJECTED")
-    yield fake_meta
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def graph(meta_api):  # noqa: F811 - a fixture
+    meta_api.phone_numbers.add(PHONE_ID)
+    meta_api.add_template(WABA, "pesanan_dikirim", "id", "Halo {{1}}, pesanan {{2}} sudah dikirim.")
+    meta_api.add_template(WABA, "order_shipped", "en_US", "Hi {{1}}, order {{2}} has shipped.")
+    meta_api.add_template(WABA, "promo_lama", "id", "Promo {{1}}", status="REJECTED")
+    return meta_api
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from niaga.config import get_settings
+from niaga.inbox.channels import meta
+
 HOST = "127.0.0.1"
 TOKEN = "EAAGfake-access-token-0123456789"
 APP_SECRET = "fake-app-secret-5f4dcc3b"
@@ -166,6 +169,9 @@ class FakeMeta:
     def _answer(self, record: Recorded) -> tuple[int, Any, dict[str, str]]:
         segments = [s for s in record.path.split("/") if s]
         if segments[:1] == ["cdn"] and record.method == "GET":
+            plan = self._plan_for("media")
+            if plan is not None:
+                return 503 if plan.what != "hang" else self._hang(), b"unavailable", {"content-type": "text/plain"}
             found = self.cdn.get(segments[1] if len(segments) == 2 else "")
             if found is None or "oh" not in record.query:
                 return 404, b"not found", {"content-type": "text/plain"}
@@ -177,8 +183,7 @@ class FakeMeta:
         plan = self._plan_for(route)
         if plan is not None:
             if plan.what == "hang":
-                self.release.wait(10)
-                return _error(500, {"message": "too late", "type": "OAuthException", "code": 2})
+                return _error(self._hang(), {"message": "too late", "type": "OAuthException", "code": 2})
             status, error = ERRORS[plan.what]
             status, payload, headers = _error(status, error)
             if plan.retry_after is not None:
@@ -216,6 +221,11 @@ class FakeMeta:
             return 200, {"messaging_product": "whatsapp", "url": f"{self.url}/files/{rest[0]}", "mime_type": mime,
                          "sha256": hashlib.sha256(data).hexdigest(), "file_size": len(data), "id": rest[0]}, {}
         return _error(400, {"message": "Unsupported request", "type": "GraphMethodException", "code": 100})
+
+    def _hang(self) -> int:
+        """Hold the request until the test ends (the client times out first); then a 500."""
+        self.release.wait(10)
+        return 500
 
     def _whatsapp_send(self, body: Any) -> tuple[int, Any, dict[str, str]]:
         problem = whatsapp_problem(body)
@@ -364,6 +374,20 @@ def fake_meta() -> Iterator[FakeMeta]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def meta_api(fake_meta, monkeypatch, tmp_path) -> Iterator[FakeMeta]:
+    """The fake, with the Graph settings pointing at it (0.5 s timeout) and the send-rate caps reset."""
+    monkeypatch.setenv("NIAGA_META_GRAPH_BASE", fake_meta.url)
+    monkeypatch.setenv("NIAGA_META_GRAPH_VERSION", VERSION)
+    monkeypatch.setenv("NIAGA_META_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("NIAGA_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    meta.SEND_RATE.reset()
+    yield fake_meta
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 # -- deliveries (what Meta POSTs to our webhook) -----------------------------------------------------

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from niaga.crm.models import Contact, ContactEmail, ContactPhone
@@ -30,7 +30,13 @@ from niaga.inbox.adapters import (
     TemporaryFailure,
     adapter_for,
 )
-from niaga.inbox.models import Channel, ChannelIdentity, Conversation, Message
+from niaga.inbox.models import (
+    Attachment,
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    Message,
+)
 from niaga.kit.errors import Conflict, ValidationFailed
 from niaga.kit.messages import Msg
 from niaga.privacy import audit
@@ -209,6 +215,7 @@ def finish_attempt(session: Session, attempt: Attempt, outcome: SendResult | Tem
         return "missing"
     now = utcnow()
     if isinstance(outcome, SendResult):
+        _drop_echo_of(session, message, outcome.provider_message_id[:250])
         message.provider_message_id = outcome.provider_message_id[:250]
         if message.status in ("sending", "queued"):  # a status webhook may already have moved it on
             message.status = "sent"
@@ -225,6 +232,20 @@ def finish_attempt(session: Session, attempt: Attempt, outcome: SendResult | Tem
         message.failure_reason = outcome.reason[:300]
         message.next_attempt_at = None
     return message.status
+
+
+def _drop_echo_of(session: Session, message: Message, provider_id: str) -> None:
+    """Instagram echoes our own sends with the same id, and the echo can be processed before the send's answer
+    is recorded: that echo is this message, stored twice. Drop it so the id stays unique (no failed finish)."""
+    echo = session.scalar(select(Message).where(
+        Message.tenant_id == message.tenant_id, Message.channel_id == message.channel_id,
+        Message.provider_message_id == provider_id, Message.id != message.id))
+    if echo is None or echo.direction != "out" or echo.author_id is not None:
+        return
+    session.execute(delete(Attachment).where(Attachment.tenant_id == echo.tenant_id,
+                                             Attachment.message_id == echo.id))
+    session.delete(echo)
+    session.flush()
 
 
 def send_now(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> str:
