@@ -15,6 +15,7 @@ from niaga.db.engine import Database
 from niaga.identity.passwords import Passwords
 from niaga.inbox import assignment as _inbox_assignment  # noqa: F401 - installs the auto-assignment hook
 from niaga.inbox import service as _inbox_service  # noqa: F401 - registers the timeline source
+from niaga.inbox.broadcast_pages import unsubscribe_router
 from niaga.inbox.webchat_routes import router as webchat_router
 from niaga.inbox.webhooks import router as webhook_router
 from niaga.kit.logging import configure_logging
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(api_router)
     app.include_router(page_router)
     app.include_router(webhook_router)
+    app.include_router(unsubscribe_router)  # public, token-authorised, one-click capable: no form CSRF
     app.include_router(webchat_router)  # public widget endpoints: no page CSRF, CORS per channel
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app

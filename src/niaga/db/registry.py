@@ -9,6 +9,7 @@ from niaga.crm.service_desk import models as _crm_service_desk  # noqa: F401
 from niaga.identity import models as _identity  # noqa: F401
 from niaga.inbox import models as _inbox  # noqa: F401
 from niaga.inbox import agent_models as _inbox_agents  # noqa: F401
+from niaga.inbox import broadcast_models as _inbox_broadcasts  # noqa: F401
 from niaga.privacy import audit as _audit  # noqa: F401
 from niaga.privacy import consent as _consent  # noqa: F401
 from niaga.privacy import file_models as _privacy_files  # noqa: F401

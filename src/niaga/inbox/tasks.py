@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from niaga.inbox import ingest, outbox
+from niaga.inbox import ingest, keywords, outbox  # keywords: registers the STOP opt-out hook
 from niaga.inbox.adapters import TemporaryFailure
 from niaga.worker import database, queue, register_sweeper
 
