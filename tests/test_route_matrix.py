@@ -57,6 +57,10 @@ API_BODIES = {
     ("POST", "/api/v1/contacts/{contact_id}/merge"): {"duplicate_id": "00000000-0000-7000-8000-000000000001"},
     ("POST", "/api/v1/companies"): {"name": "PT Penyusup"},
     ("PATCH", "/api/v1/companies/{company_id}"): {"name": "PT Diambil Alih"},
+    # inbox channel settings
+    ("POST", "/api/v1/inbox/channels"): {"kind": "webchat", "name": "Chat Penyusup"},
+    ("PATCH", "/api/v1/inbox/channels/{channel_id}"): {"name": "Diambil Alih", "active": False},
+    ("PUT", "/api/v1/inbox/channels/{channel_id}/secrets"): {"secrets": {"identity_secret": "penyusup"}},
 }
 PAGE_FORMS = {
     "/staff/{user_id}": {"action": "disable"},
@@ -83,6 +87,10 @@ PAGE_FORMS = {
     "/settings/pipelines/{pipeline_id}": {"action": "rename", "name": "Diambil Alih"},
     "/settings/pipelines/{pipeline_id}/stages": {"name": "Tahap Penyusup", "probability": "50", "kind": "open"},
     "/settings/pipelines/{pipeline_id}/stages/{stage_id}": {"action": "save", "name": "Diambil", "probability": "5"},
+    # inbox channel settings
+    "/inbox/channels/new": {"kind": "webchat", "name": "Chat Penyusup"},
+    "/inbox/channels/{channel_id}": {"name": "Diambil Alih", "allowed_origins": "https://penyusup.example"},
+    "/inbox/channels/{channel_id}/active": {"active": "off"},
 }
 API_BODIES.update(service_desk_matrix.API_BODIES)
 PAGE_FORMS.update(service_desk_matrix.PAGE_FORMS)
@@ -175,8 +183,8 @@ class World:
         request_params, request_secrets = privacy_requests_matrix.records(session, tenant_a, settings.data_dir / "outbox")
         self.params.update(request_params)
         self.secrets += request_secrets
-        self.secrets += ["Pipeline Rahasia Sinar", "Transaksi Rahasia Sinar", "Pembeli Rahasia Sinar",
-                         "Produk Rahasia Sinar"]
+        self.secrets += ["Chat Rahasia Sinar", "Pipeline Rahasia Sinar", "Transaksi Rahasia Sinar",
+                         "Pembeli Rahasia Sinar", "Produk Rahasia Sinar"]
 
     def fill(self, template: str) -> str:
         names = re.findall(r"{(\w+)}", template)
@@ -216,7 +224,17 @@ class World:
             _sales_fingerprint(s, self),
             s.get(Team, (self.a.id, self.team.id)).name if s.get(Team, (self.a.id, self.team.id)) else None,
             len(list(s.scalars(select(TeamMember).where(TeamMember.tenant_id == self.a.id)))),
+            _channel_fingerprint(s, self),
         )
+
+
+def _channel_fingerprint(s, world) -> tuple:  # noqa: ANN001
+    """Tenant A's channels as an outsider could change them."""
+    from niaga.inbox.models import Channel
+
+    channel = s.get(Channel, (world.a.id, world.channel.id))
+    return (channel.name, channel.active, channel.config, channel.secrets_sealed, channel.account_ref,
+            len(list(s.scalars(select(Channel.id).where(Channel.tenant_id == world.a.id)))))
 
 
 def _sales_fingerprint(s, world) -> tuple:  # noqa: ANN001

@@ -9,6 +9,7 @@ from niaga.crm.pages import router as crm_pages
 from niaga.identity.console import router as console_router
 from niaga.identity.pages import router as identity_pages, safe_next
 from niaga.inbox.broadcast_pages import router as inbox_broadcast_pages
+from niaga.inbox.channel_pages import router as inbox_channel_pages
 from niaga.inbox.pages import router as inbox_pages
 from niaga.privacy.pages import router as privacy_pages
 from niaga.privacy.requests.public_pages import router as privacy_center_pages
@@ -22,6 +23,7 @@ page_router.include_router(identity_pages)
 page_router.include_router(console_router)
 page_router.include_router(crm_pages)
 page_router.include_router(inbox_broadcast_pages)
+page_router.include_router(inbox_channel_pages)
 page_router.include_router(inbox_pages)
 page_router.include_router(privacy_pages)
 page_router.include_router(privacy_center_pages)

@@ -328,7 +328,7 @@ def test_preflight_is_answered_for_the_channels_sites_only(client, channel):
     refused = client.options(_url(channel, "messages"), headers={"Origin": "https://penipu.example",
                                                                  "Access-Control-Request-Method": "POST"})
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
-    assert client.options(_url(channel, "lainnya"), headers={"Origin": SITE}).status_code == 400
+    assert client.options(_url(channel, "lainnya"), headers={"Origin": SITE}).status_code in (404, 405)
     assert client.options(_url(channel, "messages")).status_code == 403  # no origin: nothing to allow
 
 

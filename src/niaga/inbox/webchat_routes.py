@@ -153,11 +153,8 @@ def _count(session: Session, limit: tuple[str, int, timedelta], value: str | Non
 
 
 # -- routes --------------------------------------------------------------------------------------------
-@router.options("/{key}/{endpoint}", dependencies=[Depends(PUBLIC)])
-def preflight(key: str, endpoint: str, request: Request, session: Session = Depends(db)) -> Response:
+def preflight(key: str, request: Request, session: Session = Depends(db)) -> Response:
     """CORS preflight: allowed for the channel's sites only."""
-    if endpoint not in ("config", "sessions", "messages"):
-        raise BadRequest(Msg("No such endpoint."))
     _channel(request, session, key)
     if not getattr(request.state, "webchat_origin", None):
         raise Forbidden(Msg("This site may not use this chat."))
@@ -166,6 +163,10 @@ def preflight(key: str, endpoint: str, request: Request, session: Session = Depe
         "Access-Control-Allow-Headers": "Content-Type, X-Visitor-Token",
         "Access-Control-Max-Age": "600",
     })
+
+
+for _endpoint in ("config", "sessions", "messages"):
+    router.add_api_route(f"/{{key}}/{_endpoint}", preflight, methods=["OPTIONS"], dependencies=[Depends(PUBLIC)])
 
 
 @router.get("/{key}/config", dependencies=[Depends(PUBLIC)])
