@@ -126,3 +126,19 @@ def test_an_unknown_request_id_is_fine_and_the_language_is_remembered(client, se
     row, _token, path = _link(session, customer, settings, language="en", request_id=uuid.uuid4())
     resp = client.get(path)
     assert resp.status_code == 200 and resp.headers["content-disposition"].startswith('attachment; filename="my-data-')
+
+
+def test_expired_packages_are_purged_and_their_links_then_read_as_expired(client, session, customer, settings, store):
+    from niaga.privacy.rights import purge_expired_packages
+
+    row, _token, path = _link(session, customer, settings)
+    _live, _t, live_path = _link(session, customer, settings)
+    assert purge_expired_packages(session, store=store) == 0
+    assert purge_expired_packages(session, store=store, now=utcnow() + timedelta(hours=settings.access_link_hours,
+                                                                                 minutes=1)) == 2
+    session.commit()
+    assert not store.path(customer.world.id, row.file_id).exists()
+    session.get(PackageDownload, (customer.world.id, _live.id)).expires_at = utcnow() + timedelta(hours=1)
+    session.commit()
+    assert client.get(path).status_code == 410  # expired, and its zip is gone
+    assert 'data-reason="unavailable"' in client.get(live_path).text  # a link whose zip was purged early

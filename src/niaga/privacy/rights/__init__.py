@@ -19,6 +19,7 @@ from niaga.privacy.rights.package import (
     download_path,
     open_download,
     prepare_access_package,
+    purge_expired_packages,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "object_to_marketing",
     "open_download",
     "prepare_access_package",
+    "purge_expired_packages",
     "restrict_person",
     "withdraw_all_consents",
 ]

@@ -287,6 +287,18 @@ def prepare_access_package(
     return row, token
 
 
+def purge_expired_packages(session: Session, *, store: files.FileStore | None = None,
+                           now: datetime | None = None) -> int:
+    """Delete the sealed zips of expired links (their download rows stay: the record of what was given)."""
+    now = now or utcnow()
+    removed = 0
+    for row in session.scalars(select(PackageDownload).where(PackageDownload.expires_at <= now)):
+        if session.get(files.StoredFile, (row.tenant_id, row.file_id)) is not None:
+            files.delete_file(session, Actor.system(), row.file_id, tenant_id=row.tenant_id, store=store)
+            removed += 1
+    return removed
+
+
 # -- the download -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DownloadOutcome:
