@@ -339,3 +339,10 @@ def test_an_event_that_keeps_failing_is_marked_failed_and_its_payload_purged_aft
     assert ingest.purge_failed_payloads(session) == 1
     session.refresh(event)
     assert event.payload_sealed is None
+
+
+def test_the_inventory_lists_raw_deliveries_as_transient_communication_data():
+    from niaga.privacy.inventory import build_inventory
+
+    rows = [r for r in build_inventory() if (r.table, r.column) == ("inbound_events", "payload_sealed")]
+    assert len(rows) == 1 and rows[0].category == "communication" and rows[0].retention == "transient"

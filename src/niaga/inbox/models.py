@@ -140,7 +140,8 @@ class Conversation(TenantOwned, SubjectOwned, Timestamped, Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, info={"not_personal": N_(
+        "When the conversation last changed, for sorting the inbox; the message itself is encrypted")})
     # The customer's last message: WhatsApp (and Instagram) allow free-form replies for 24 hours after it.
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -212,7 +213,8 @@ class Attachment(TenantOwned, SubjectOwned, Base):
     media_ref = personal(Category.COMMUNICATION, [U1, U2], retention=REL,
                          description="The provider's reference to a media file (id or link), until it is downloaded")
     filename = personal(Category.COMMUNICATION, [U1, U2], retention=REL, description="Attachment file name")
-    content_type: Mapped[str] = mapped_column(String(100), default="")
+    content_type: Mapped[str] = mapped_column(String(100), default="", info={"not_personal": N_(
+        "The file's format (image/jpeg, application/pdf), detected from its bytes")})
     size: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     failure_reason: Mapped[str] = mapped_column(String(300), default="")

@@ -137,7 +137,31 @@ def build_inventory() -> list[InventoryRow]:
             retention_label=RETENTION_LABELS[kind.retention], recipients=(INTERNAL_ONLY,),
             description=kind.description, lookup=None, unique=False, source="file",
         ))
+    rows.extend(_transient_rows())
     return sorted(rows, key=lambda r: (r.table, r.column))
+
+
+TRANSIENT_RETENTION = N_("Until processed (seconds); a delivery that cannot be processed at most 7 days")
+
+
+def _transient_rows() -> list[InventoryRow]:
+    """Columns that hold personal data only in transit, sealed under the business's key: a provider's raw
+    delivery before its messages are stored under each person's key (`info={"transient_personal": ...}`)."""
+    from niaga.db.base import Base
+
+    rows = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            description = column.info.get("transient_personal")
+            if description:
+                rows.append(InventoryRow(
+                    table=table.name, column=column.name, category=Category.COMMUNICATION.value,
+                    category_label=CATEGORY_LABELS[Category.COMMUNICATION], purposes=(Purpose.U1.value,),
+                    purpose_labels=(PURPOSE_LABELS[Purpose.U1],), retention="transient",
+                    retention_label=TRANSIENT_RETENTION, recipients=(INTERNAL_ONLY,), description=description,
+                    lookup=None, unique=False, source="transient",
+                ))
+    return rows
 
 
 def inventory_document() -> dict[str, Any]:
