@@ -52,6 +52,8 @@ class SmtpServer:
     outbox_dir: Path | None = None
     # Tests pass a context trusting their self-signed certificate; None means the system's trust store.
     tls_context: ssl.SSLContext | None = None
+    # The name given in EHLO; empty: the sender's domain (smtplib's default asks DNS, which can take seconds).
+    helo_name: str = ""
 
     def __repr__(self) -> str:  # the password must not reach a log through repr()
         return f"SmtpServer(host={self.host!r}, port={self.port}, security={self.security!r})"
@@ -107,10 +109,12 @@ def send_email(server: SmtpServer, message: EmailMessage) -> None:
 def _send_smtp(server: SmtpServer, message: EmailMessage) -> None:
     """One SMTP session: connect, secure, sign in when configured, send, quit."""
     context = server.tls_context or ssl.create_default_context()
+    helo = server.helo_name or _sender_domain(message)
     if server.security == "tls":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout, context=context)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, local_hostname=helo,
+                                                timeout=server.timeout, context=context)
     else:
-        client = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+        client = smtplib.SMTP(server.host, server.port, local_hostname=helo, timeout=server.timeout)
     with client:
         client.ehlo()
         if server.security == "starttls":
@@ -123,6 +127,13 @@ def _send_smtp(server: SmtpServer, message: EmailMessage) -> None:
                 # Some servers hang up after refusing every mechanism instead of answering 535.
                 raise smtplib.SMTPAuthenticationError(535, b"disconnected during sign-in") from None
         client.send_message(message)
+
+
+def _sender_domain(message: EmailMessage) -> str:
+    """The domain of the From address ('niaga.local' when there is none)."""
+    sender = str(message.get("From", ""))
+    domain = sender.rpartition("@")[2].strip(" >")
+    return domain if domain and all(part.isalnum() or "-" in part for part in domain.split(".")) else "niaga.local"
 
 
 def _write_outbox(server: SmtpServer, message: EmailMessage) -> None:
