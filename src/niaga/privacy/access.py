@@ -32,9 +32,9 @@ from niaga.privacy.rekey import subject_models
 PACKAGE_SCHEMA_VERSION = 1
 # Columns that are plumbing, not information about the person.
 _SKIP_COLUMNS = {"tenant_id", "subject_id"}
-# Secrets that are the person's but would let whoever holds the copy act as them (Pasal 33: access that
-# endangers the person is refused): listed as withheld, never copied out.
-WITHHELD = {"users.totp_secret"}
+# Secrets that are the person's but would let whoever holds the copy act as them or open their other copies
+# (Pasal 33: access that endangers the person is refused): listed as withheld, never copied out.
+WITHHELD = {"users.totp_secret", "privacy_requests.download_link"}
 
 
 def _plain(value: Any) -> Any:
