@@ -24,6 +24,7 @@ from niaga.privacy.audit import Actor
 from niaga.web.deps import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, Require, app_routes, route_access
 from tests.conftest import api_token, csrf_pair
 from tests.crm.service_desk import matrix as service_desk_matrix
+from tests.inbox import broadcast_matrix
 from tests.inbox import agent_matrix as inbox_agent_matrix
 from tests.privacy.requests import matrix as privacy_requests_matrix
 
@@ -95,6 +96,8 @@ PAGE_FORMS = {
 }
 API_BODIES.update(service_desk_matrix.API_BODIES)
 PAGE_FORMS.update(service_desk_matrix.PAGE_FORMS)
+API_BODIES.update(broadcast_matrix.API_BODIES)
+PAGE_FORMS.update(broadcast_matrix.PAGE_FORMS)
 API_BODIES.update(inbox_agent_matrix.API_BODIES)
 PAGE_FORMS.update(inbox_agent_matrix.PAGE_FORMS)
 API_BODIES.update(privacy_requests_matrix.API_BODIES)
@@ -183,6 +186,9 @@ class World:
         desk_params, desk_secrets = service_desk_matrix.records(session, tenant_a)
         self.params.update(desk_params)
         self.secrets += desk_secrets
+        broadcast_params, broadcast_secrets = broadcast_matrix.records(session, tenant_a)
+        self.params.update(broadcast_params)
+        self.secrets += broadcast_secrets
         inbox_params, inbox_secrets = inbox_agent_matrix.records(session, tenant_a)
         self.params.update(inbox_params)
         self.secrets += inbox_secrets
@@ -226,6 +232,7 @@ class World:
             s.get(Company, (self.a.id, self.company.id)).name,
             len(list(s.scalars(select(Contact.id).where(Contact.tenant_id == self.a.id)))),
             service_desk_matrix.fingerprint(s, self.a.id),
+            broadcast_matrix.fingerprint(s, self.a.id),
             inbox_agent_matrix.fingerprint(s, self.a.id),
             privacy_requests_matrix.fingerprint(s, self.a.id),
             _sales_fingerprint(s, self),
