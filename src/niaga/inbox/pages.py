@@ -30,13 +30,14 @@ from niaga.kit.errors import DomainError, NotFound, ValidationFailed
 from niaga.kit.messages import Msg
 from niaga.web.deps import Require, TransactionalRoute, db
 from niaga.web.forms import form_data
+from niaga.web.i18n import N_
 from niaga.web.templating import render
 
 router = APIRouter(route_class=TransactionalRoute)
 FILTER_KEYS = ("view", "status", "channel_id", "label", "before")
-STATUS_LABELS = {"open": "Open", "pending": "Pending", "resolved": "Resolved"}
-MESSAGE_STATUS = {"received": "Received", "queued": "Waiting to be sent", "sending": "Sending", "sent": "Sent",
-                  "delivered": "Delivered", "read": "Read", "failed": "Not sent"}
+STATUS_LABELS = {"open": N_("Open"), "pending": N_("Pending"), "resolved": N_("Resolved")}
+MESSAGE_STATUS = {"received": N_("Received"), "queued": N_("Waiting to be sent"), "sending": N_("Sending"),
+                  "sent": N_("Sent"), "delivered": N_("Delivered"), "read": N_("Read"), "failed": N_("Not sent")}
 
 
 def _filter(request: Request) -> tuple[conversations.ListFilter, dict]:
