@@ -28,6 +28,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(backup_app, name="backup")
 app.add_typer(crm_app, name="crm")
+inbox_app = typer.Typer(help="The inbox: messaging channels.", no_args_is_help=True)
+app.add_typer(inbox_app, name="inbox")
 
 console = cli_console()
 err = cli_console(stderr=True)
@@ -278,6 +280,17 @@ def audit_verify(tenant: Optional[str] = typer.Option(None, help="Only this tena
             err.print(f"[red]BROKEN[/red] tenant {b.tenant_id} at event {b.seq}: {b.reason}")
         raise typer.Exit(1)
     console.print(f"audit log intact: {checked} events verified")
+
+
+@inbox_app.command("poll-email")
+def inbox_poll_email() -> None:
+    """Read every active email channel's mailbox now (the worker does this every minute)."""
+    from niaga.inbox.mailbox import poll_all
+
+    for channel_id, result in poll_all(_database(migrated=True)):
+        state = f"[red]{result.error}[/red]" if result.error else "ok"
+        console.print(f"channel {channel_id}: {result.stored} new, {result.duplicates} seen before ({state})"
+                      + (" — more next time" if result.more else ""))
 
 
 def main() -> None:

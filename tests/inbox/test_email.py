@@ -23,8 +23,12 @@ from niaga.inbox.channels.email import reply_subject, smtp_failure, split_quoted
 from niaga.inbox.models import Attachment, Conversation, InboundEvent, Message
 from niaga.privacy import files
 from niaga.privacy.audit import Actor
+from niaga.worker import queue
 from tests.support.imap import Mailbox, dovecot, imap_mailbox  # noqa: F401
-from tests.support.smtp import LocalSmtp, free_port, smtp_factory, smtp_server  # noqa: F401
+from tests.support.smtp import LocalSmtp, free_port, smtp_factory  # noqa: F401
+
+# The local SMTP server asks for AUTH without TLS (loopback only); aiosmtpd warns about that on each connection.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 SHOP = "cs@tokosinar.example"
 BUDI = "budi@pelanggan.example"
@@ -57,11 +61,18 @@ def mail(text: str = "Halo, stok kopi masih ada?", *, sender: str = f"Budi Santo
 
 
 @pytest.fixture
-def channel(session, tenant_a, imap_mailbox: Mailbox, smtp_server: LocalSmtp):  # noqa: F811
-    config = {**imap_mailbox.config, "smtp_host": smtp_server.config.host, "smtp_port": smtp_server.config.port,
-              "smtp_security": "none", "from_name": "Toko Sinar"}
+def smtp(smtp_factory, imap_mailbox: Mailbox) -> LocalSmtp:  # noqa: F811
+    """The shop's outgoing server: it demands the same sign-in as the mailbox (AUTH PLAIN/LOGIN)."""
+    return smtp_factory(auth=(imap_mailbox.secrets["imap_username"], imap_mailbox.secrets["imap_password"]))
+
+
+@pytest.fixture
+def channel(session, tenant_a, imap_mailbox: Mailbox, smtp: LocalSmtp):  # noqa: F811
+    # As the settings page stores it: one sign-in (config username, secret password) for IMAP and SMTP.
+    config = {**imap_mailbox.config, "smtp_host": smtp.config.host, "smtp_port": smtp.config.port,
+              "smtp_security": "none", "from_name": "Toko Sinar", "username": imap_mailbox.secrets["imap_username"]}
     made = service.create_channel(session, tenant_a.principal(), kind="email", name="Email toko", account_ref=SHOP,
-                                  config=config, secrets=imap_mailbox.secrets)
+                                  config=config, secrets={"password": imap_mailbox.secrets["imap_password"]})
     session.commit()
     return made
 
@@ -117,8 +128,11 @@ def test_polling_again_or_after_the_folder_is_renumbered_stores_nothing_twice(
     imap_mailbox.append(mail())
     imap_mailbox.append(mail("Kedua", msgid=None, subject="Tanpa id"))  # no Message-ID: a digest id
     assert poll(database, channel).stored == 2
-    again = poll(database, channel)
-    assert (again.fetched, again.stored) == (0, 0)
+    [(polled, again)] = mailbox.poll_all(database)  # what `niaga inbox poll-email` runs
+    assert (polled, again.fetched, again.stored) == (channel.id, 0, 0)
+    queued = len(queue)
+    mailbox.sweep_mailboxes(database)  # the worker's every-minute sweep: one poll job per email channel
+    assert len(queue) == queued + 1
 
     old_validity = imap_mailbox.uidvalidity()
     imap_mailbox.recreate()  # UIDVALIDITY changes and UIDs restart: the folder is read again
@@ -192,7 +206,7 @@ def test_a_wrong_password_or_an_unreachable_server_is_recorded_on_the_channel(
     assert channel.config["last_error"] == mailbox.ERRORS["sign-in"]
     assert "username and password" in channel.config["last_error"] and "imap_last_uid" not in channel.config
 
-    service.set_channel_secrets(session, tenant_a.principal(), channel, imap_mailbox.secrets)
+    service.set_channel_secrets(session, tenant_a.principal(), channel, {"imap_password": ""})  # shared again
     channel.config = {**channel.config, "imap_port": free_port()}
     session.commit()
     assert mailbox.poll_channel(database, channel.tenant_id, channel.id).error == "unreachable"
@@ -209,7 +223,7 @@ def test_a_wrong_password_or_an_unreachable_server_is_recorded_on_the_channel(
 
 # -- outbound and threading -------------------------------------------------------------------------------
 def test_a_reply_carries_threading_headers_and_the_customers_answer_joins_the_conversation(
-        session, database, tenant_a, channel, imap_mailbox, smtp_server):  # noqa: F811
+        session, database, tenant_a, channel, imap_mailbox, smtp):  # noqa: F811
     imap_mailbox.append(mail(subject="Re: Pesanan kopi", date=datetime.now(UTC) - timedelta(hours=1)))
     poll(database, channel)
     (first,) = messages(session, channel)
@@ -218,12 +232,12 @@ def test_a_reply_carries_threading_headers_and_the_customers_answer_joins_the_co
     session.commit()
     assert tasks.run_delivery(database, channel.tenant_id, reply.id) == "sent"
 
-    (sent,) = smtp_server.messages
+    (sent,) = smtp.messages
     session.refresh(reply)
     assert (sent["From"], sent["To"], sent["Subject"]) == (f"Toko Sinar <{SHOP}>", BUDI, "Re: Pesanan kopi")
     assert sent["Message-ID"] == reply.provider_message_id == f"<{reply.id}@tokosinar.example>"
     assert (sent["In-Reply-To"], sent["References"]) == ("<m1@pelanggan.example>", "<m1@pelanggan.example>")
-    assert sent.get_content().strip() == "Masih ada, kak." and smtp_server.received[0].recipients == [BUDI]
+    assert sent.get_content().strip() == "Masih ada, kak." and smtp.received[0].recipients == [BUDI]
 
     # Budi's client sets only In-Reply-To (some do): our stored Message-ID leads to the conversation.
     later = reply.at + timedelta(seconds=1)  # answers come after the reply (Dates in the future count as now)
@@ -247,7 +261,7 @@ def test_a_reply_carries_threading_headers_and_the_customers_answer_joins_the_co
     second = outbox.queue_message(session, tenant_a.principal(), conversation, text="Terima kasih!")
     session.commit()
     tasks.run_delivery(database, channel.tenant_id, second.id)
-    latest = smtp_server.messages[-1]
+    latest = smtp.messages[-1]
     assert latest["Subject"] == "Re: Pesanan kopi" and latest["In-Reply-To"] == "<m3@pelanggan.example>"
     assert latest["References"].split() == ["<m1@pelanggan.example>", reply.provider_message_id,
                                             "<m2@pelanggan.example>", "<m3@pelanggan.example>"]
@@ -255,7 +269,8 @@ def test_a_reply_carries_threading_headers_and_the_customers_answer_joins_the_co
 
 def test_a_refused_recipient_fails_with_the_servers_reason(
         session, database, tenant_a, channel, imap_mailbox, smtp_factory):  # noqa: F811
-    refusing = smtp_factory(refuse=(BUDI,))
+    refusing = smtp_factory(refuse=(BUDI,), auth=(imap_mailbox.secrets["imap_username"],
+                                                  imap_mailbox.secrets["imap_password"]))
     channel.config = {**channel.config, "smtp_port": refusing.config.port}
     session.commit()
     imap_mailbox.append(mail())
@@ -283,7 +298,7 @@ def test_an_unreachable_smtp_server_is_retried_later(session, database, tenant_a
 
 
 def test_a_broadcast_mail_carries_list_unsubscribe_and_a_reply_joins_its_conversation(
-        session, database, tenant_a, channel, imap_mailbox, smtp_server):  # noqa: F811
+        session, database, tenant_a, channel, imap_mailbox, smtp):  # noqa: F811
     budi = contacts.create_channel_contact(session, tenant_a.id, name="Budi", source="manual", email=BUDI)
     conversation = Conversation(tenant_id=tenant_a.id, subject_id=budi.subject_id, channel_id=channel.id,
                                 contact_id=budi.id, thread_key="", subject=None, status="open", labels=[])
@@ -297,7 +312,7 @@ def test_a_broadcast_mail_carries_list_unsubscribe_and_a_reply_joins_its_convers
     session.add(promo)
     session.commit()
     assert tasks.run_delivery(database, tenant_a.id, promo.id) == "sent"
-    (sent,) = smtp_server.messages
+    (sent,) = smtp.messages
     assert (sent["Subject"], sent["List-Unsubscribe"], sent["List-Unsubscribe-Post"]) == (
         "Promo Maret", f"<{link}>", "List-Unsubscribe=One-Click")
     assert sent["In-Reply-To"] is None

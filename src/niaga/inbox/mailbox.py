@@ -26,7 +26,6 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,7 +33,7 @@ from niaga.db.base import utcnow
 from niaga.inbox import ingest
 from niaga.inbox import secrets as channel_secrets
 from niaga.inbox.adapters import DeliveryEvent
-from niaga.inbox.channels.email import message_id_of, port_of, security_of
+from niaga.inbox.channels.email import credentials, message_id_of, port_of, security_of
 from niaga.inbox.models import Channel
 from niaga.web.i18n import N_
 from niaga.worker import database, queue, register_sweeper
@@ -89,7 +88,7 @@ def _quoted(folder: str) -> str:
 def imap_session(config: Mapping[str, Any], secrets: Mapping[str, Any]) -> Iterator[imaplib.IMAP4]:
     """A signed-in IMAP connection from a channel's settings; failures become MailboxError."""
     host = str(config.get("imap_host") or "").strip()
-    username, password = str(secrets.get("imap_username") or ""), str(secrets.get("imap_password") or "")
+    username, password = credentials(config, secrets, "imap")
     if not host or not username or not password:
         raise MailboxError("not-configured")
     security, port = security_of(config, "imap"), port_of(config, "imap")
@@ -280,18 +279,8 @@ def sweep_mailboxes(db: Any) -> None:
         poll_mailbox_job(str(tenant_id), str(channel_id))
 
 
-# -- CLI ------------------------------------------------------------------------------------------------
-cli = typer.Typer(help="The inbox.", no_args_is_help=True)
-
-
-@cli.command("poll-email")
-def poll_email_command() -> None:
-    """Read every active email channel's mailbox now (what the worker does every minute)."""
-    db = database()
+def poll_all(db: Any) -> list[tuple[uuid.UUID, PollResult]]:
+    """Poll every active email channel now, one after another (`niaga inbox poll-email`)."""
     with db.transaction() as session:
         channels = email_channels(session)
-    for tenant_id, channel_id in channels:
-        result = poll_channel(db, tenant_id, channel_id)
-        state = f"error: {result.error}" if result.error else "ok"
-        typer.echo(f"channel {channel_id}: {result.fetched} fetched, {result.stored} new, "
-                   f"{result.duplicates} seen before ({state}){' — more next time' if result.more else ''}")
+    return [(channel_id, poll_channel(db, tenant_id, channel_id)) for tenant_id, channel_id in channels]

@@ -4,7 +4,8 @@ A channel's `account_ref` is the mailbox address. Its config (not secret): `imap
 `imap_security` (ssl | starttls | none), `imap_folder` (INBOX), `smtp_host`, `smtp_port`, `smtp_security`
 (ssl | starttls | none), `from_address` (default: the mailbox address), `from_name`; the poller keeps its state
 there too (`imap_uidvalidity`, `imap_last_uid`, `last_polled_at`, `last_error`). Secrets: `imap_username`,
-`imap_password`, `smtp_username`, `smtp_password`.
+`imap_password`, `smtp_username`, `smtp_password`, or one sign-in for both as the settings page stores it (config
+`username`, secret `password`).
 
 Each mail is one stored event whose id is its Message-ID, so the same mail is stored once per mailbox however
 often it is read (a mail without a Message-ID gets a digest of its bytes). Parsing picks the sender, the
@@ -68,9 +69,12 @@ _ADDRESS = re.compile(r"<?[^\s<>()\[\]:;,\"]+@[^\s<>()\[\]:;,\"]+>?")
 _SIGNATURES = {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 
 
-def secret_names() -> tuple[str, ...]:
-    """The secrets an email channel takes."""
-    return ("imap_username", "imap_password", "smtp_username", "smtp_password")
+def credentials(config: Mapping[str, Any], secrets: Mapping[str, Any], service: str) -> tuple[str, str]:
+    """(username, password) for 'imap' or 'smtp': the service's own secrets, else the channel's shared sign-in
+    (config `username`, secret `password`, as the settings page stores them)."""
+    username = secrets.get(f"{service}_username") or config.get("username") or ""
+    password = secrets.get(f"{service}_password") or secrets.get("password") or ""
+    return str(username), str(password)
 
 
 def security_of(config: Mapping[str, Any], service: str) -> str:
@@ -435,8 +439,8 @@ class EmailAdapter:
             raise PermanentFailure(f"The mail could not be written: {type(exc).__name__}", "compose") from None
         security = security_of(config, "smtp")
         server = SmtpServer(host=host, port=port_of(config, "smtp"), security="tls" if security == "ssl" else security,
-                            username=str(secrets.get("smtp_username") or ""),
-                            password=str(secrets.get("smtp_password") or ""),
+                            username=credentials(config, secrets, "smtp")[0],
+                            password=credentials(config, secrets, "smtp")[1],
                             timeout=float(config.get("smtp_timeout_seconds") or 20))
         try:
             send_email(server, message)
