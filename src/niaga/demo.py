@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from niaga.config import Settings
 from niaga.crm.demo import SEEDERS as CRM_SEEDERS
+from niaga.inbox.demo import SEEDERS as INBOX_SEEDERS
 from niaga.identity import staff
 from niaga.identity.accounts import SignUpForm, sign_up
 from niaga.identity.models import Tenant
@@ -37,6 +38,7 @@ class DemoResult:
 
 # Functions (session, settings, owner principal) that add each domain's demo records, in order.
 SEEDERS: list[Callable[[Session, Settings, Principal], None]] = [*CRM_SEEDERS]
+SEEDERS += INBOX_SEEDERS  # the inbox's channel and conversations use the CRM's agents
 
 
 def seed_demo(session: Session, settings: Settings, force: bool = False) -> DemoResult | None:

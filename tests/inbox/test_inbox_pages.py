@@ -285,3 +285,20 @@ def test_the_api_lists_reads_and_replies(client, session, tenant_a, inbox):  # n
                        headers=headers).json()["assignee_id"] == str(tenant_a.owner.id)
     assert client.get("/api/v1/inbox/conversations?status=tutup", headers=headers).status_code == 422
     assert count(session, Message, direction="out") == 1
+
+
+def test_the_demo_inbox_is_seeded_sealed(session, settings):  # noqa: ANN001
+    from sqlalchemy import text
+
+    from niaga.demo import seed_demo
+    from niaga.inbox.models import ChannelIdentity, Conversation
+
+    assert seed_demo(session, settings, force=True) is not None
+    session.flush()
+    assert count(session, Conversation) == 3 and count(session, CannedResponse) == 3
+    assert {m.body for m in session.scalars(select(Message))} >= {"Bisa kirim ke Kupang?", "Sudah 3 hari."}
+    raw = [row[0] for row in session.execute(text("SELECT body FROM messages"))]
+    raw += [row[0] for row in session.execute(text("SELECT address FROM channel_identities"))]
+    assert raw and all(isinstance(v, bytes | memoryview) for v in raw)
+    assert not any(b"Kupang" in bytes(v) or b"kunjungan-" in bytes(v) for v in raw)
+    assert count(session, ChannelIdentity) == 3
