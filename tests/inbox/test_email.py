@@ -196,6 +196,16 @@ def test_malformed_mails_are_set_aside_without_losing_the_others(session, databa
     assert sorted(m.body for m in messages(session, channel)) == ["Halo", "Halo, stok kopi masih ada?"]
 
 
+def test_an_oversized_mail_is_kept_as_its_headers_and_a_note(session, database, channel, imap_mailbox, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(mailbox, "MAX_MAIL_BYTES", 4000)
+    imap_mailbox.append(mail("Video pesanan", files_=((bytes(20_000), "video/mp4", "video.mp4"),)))
+    assert poll(database, channel).processed == ["done"]
+    (message,) = messages(session, channel)
+    assert message.provider_message_id == "<m1@pelanggan.example>" and "larger than" in message.body
+    conversation = session.get(Conversation, (channel.tenant_id, message.conversation_id))
+    assert conversation.subject == "Pesanan kopi" and count(session, Attachment, channel.tenant_id) == 0
+
+
 def test_a_wrong_password_or_an_unreachable_server_is_recorded_on_the_channel(
         session, database, tenant_a, channel, imap_mailbox):  # noqa: F811
     imap_mailbox.append(mail())
@@ -282,6 +292,33 @@ def test_a_refused_recipient_fails_with_the_servers_reason(
     session.refresh(reply)
     assert reply.failure_code == "550" and "mailbox unavailable" in reply.failure_reason
     assert BUDI not in reply.failure_reason and refusing.messages == []
+
+
+def test_a_bounce_marks_the_sent_reply_failed_and_starts_no_conversation(
+        session, database, tenant_a, channel, imap_mailbox, smtp):  # noqa: F811
+    imap_mailbox.append(mail())
+    poll(database, channel)
+    conversation = session.scalar(select(Conversation).where(Conversation.tenant_id == tenant_a.id))
+    reply = outbox.queue_message(session, tenant_a.principal(), conversation, text="Halo")
+    session.commit()
+    assert tasks.run_delivery(database, channel.tenant_id, reply.id) == "sent"
+    session.refresh(reply)
+    report = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.pelanggan.example>\r\nTo: cs@tokosinar.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@mx.pelanggan.example>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.pelanggan.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {BUDI}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{BUDI}>: Recipient address rejected: User unknown\r\n\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {SHOP}\r\nTo: {BUDI}\r\n"
+        f"Subject: Re: Pesanan kopi\r\nMessage-ID: {reply.provider_message_id}\r\n\r\n--B--\r\n")
+    imap_mailbox.append(report.encode())
+    assert poll(database, channel).processed == ["done"]
+    session.refresh(reply)
+    assert (reply.status, reply.failure_code) == ("failed", "5.1.1") and "User unknown" in reply.failure_reason
+    assert BUDI not in reply.failure_reason
+    assert count(session, Conversation, tenant_a.id) == 1 and count(session, Contact, tenant_a.id) == 1
 
 
 def test_an_unreachable_smtp_server_is_retried_later(session, database, tenant_a, channel, imap_mailbox):  # noqa: F811

@@ -54,7 +54,9 @@ ERRORS = {
     "folder": N_("The mail folder was not found on the IMAP server."),
     "protocol": N_("The IMAP server gave an answer that could not be understood; it is tried again every minute."),
 }
-OVERSIZED_NOTE = ("This mail is larger than {mb} MB and was not downloaded into the inbox; "
+# Stored as the message text (not translated when shown), so in both languages of the inbox.
+OVERSIZED_NOTE = ("Surel ini lebih besar dari {mb} MB sehingga tidak diunduh ke kotak masuk; bacalah di kotak "
+                  "surel aslinya. / This mail is larger than {mb} MB and was not downloaded into the inbox; "
                   "read it in the mailbox itself.")
 
 
@@ -190,7 +192,7 @@ def _headers_with_note(header_bytes: bytes) -> bytes:
     for name in ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition"):
         del mail[name]
     mail["Content-Type"] = "text/plain; charset=utf-8"
-    mail.set_payload(OVERSIZED_NOTE.format(mb=MAX_MAIL_BYTES // 1_000_000))
+    mail.set_payload(OVERSIZED_NOTE.format(mb=max(1, MAX_MAIL_BYTES // 1_000_000)), "utf-8")
     return mail.as_bytes()
 
 

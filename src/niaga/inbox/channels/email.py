@@ -16,6 +16,7 @@ an attachment is "fetched" by decoding its part (MediaRef.ref names the part by 
 Threading (RFC 5322): a mail whose In-Reply-To or References names a message of this channel we stored (an
 earlier mail, or a reply we sent, whose Message-ID we set) joins that message's conversation; otherwise the
 thread's root id (first References entry, else In-Reply-To, else its own id) keys a new conversation.
+A delivery report (bounce) for a mail we sent marks that message failed instead of starting a conversation.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from niaga.inbox.adapters import (
     OutboundRequest,
     PermanentFailure,
     SendResult,
+    StatusUpdate,
     TemporaryFailure,
     Unsupported,
     register_adapter,
@@ -337,14 +339,16 @@ class EmailAdapter:
         except Exception as exc:  # noqa: BLE001 - one unreadable mail must not block the mailbox
             log.warning("email: unreadable mail skipped (%s)", type(exc).__name__)
             return [Unsupported("unreadable mail")]
-        if isinstance(item, Unsupported):
+        if not isinstance(item, InboundMessage):
             return [item]
         references = item.content["email"]["references"]
         item.thread_ref = self._thread_ref(channel, item.provider_message_id, item.reply_to_provider_id, references)
         return [item]
 
-    def _read(self, channel: Channel, payload: bytes) -> InboundMessage | Unsupported:
+    def _read(self, channel: Channel, payload: bytes) -> InboundMessage | StatusUpdate | Unsupported:
         mail = BytesParser(policy=policy.default).parsebytes(payload)
+        if mail.get_content_type() == "multipart/report" and mail.get_param("report-type") == "delivery-status":
+            return _bounce(mail)
         sender, name = _sender(mail)
         if sender is None:
             return Unsupported("mail without a usable sender address")
@@ -466,6 +470,30 @@ def _sender(mail: EmailMessage) -> tuple[str | None, str | None]:
                 display = " ".join((display or "").split())[:120]
                 return cleaned, display or None
     return None, None
+
+
+def _bounce(mail: EmailMessage) -> StatusUpdate | Unsupported:
+    """A delivery report (RFC 3464): 'failed' for the mail of ours it returns; other reports change nothing."""
+    original, fields = None, {}
+    for part in mail.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status":
+            for block in part.get_payload() if isinstance(part.get_payload(), list) else []:
+                for name in ("Action", "Status", "Diagnostic-Code"):
+                    if name not in fields and block.get(name):
+                        fields[name] = " ".join(str(block.get(name)).split())
+        elif ctype == "message/rfc822" and original is None:
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            original = next(iter(_ids(_header(inner, "Message-ID"))), None) if hasattr(inner, "get") else None
+        elif ctype == "text/rfc822-headers" and original is None:
+            headers = BytesParser(policy=policy.compat32).parsebytes(_part_text(part).encode(), headersonly=True)
+            original = next(iter(_ids(headers.get("Message-ID"))), None)
+    if original is None or fields.get("Action", "").lower() != "failed":
+        return Unsupported("delivery report")
+    status = fields.get("Status", "")[:20]
+    return StatusUpdate(provider_message_id=original, status="failed", at=_date(mail), code=status,
+                        reason=_scrub(f"The mail bounced: {status} {fields.get('Diagnostic-Code', '')}"))
 
 
 def _date(mail: EmailMessage) -> datetime:
