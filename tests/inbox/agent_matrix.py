@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 from niaga.db.base import utcnow
 from niaga.inbox import canned, conversations, ingest, service
 from niaga.inbox.adapters import InboundMessage
-from niaga.inbox.agent_models import AgentState, CannedResponse, ConversationLabel, InboxSettings
+from niaga.inbox.agent_models import (
+    AgentState,
+    CannedResponse,
+    ConversationLabel,
+    InboxSettings,
+)
 from niaga.inbox.models import Attachment, Conversation, Message
 
 CUSTOMER = "Pelanggan Obrolan Rahasia"

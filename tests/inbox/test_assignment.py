@@ -11,7 +11,13 @@ from niaga.identity.permissions import Role
 from niaga.inbox import assignment
 from niaga.kit.errors import ValidationFailed
 from niaga.privacy.audit import AuditEvent
-from tests.inbox.agent_helpers import arrive, conversation_of, new_channel, principal_of, team_of
+from tests.inbox.agent_helpers import (
+    arrive,
+    conversation_of,
+    new_channel,
+    principal_of,
+    team_of,
+)
 
 
 @pytest.fixture

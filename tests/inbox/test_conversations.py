@@ -15,7 +15,13 @@ from niaga.inbox.models import Message
 from niaga.kit.errors import NotFound, ValidationFailed
 from niaga.privacy.audit import AuditEvent
 from tests.inbox.agent_helpers import (
-    arrive, conversation_of, count, new_channel, principal_of, providers, team_of,  # noqa: F401 - fixture
+    arrive,
+    conversation_of,
+    count,
+    new_channel,
+    principal_of,
+    providers,  # noqa: F401 - a fixture
+    team_of,
 )
 
 TEMPLATES = [{"name": "pesanan_siap", "language": "id", "body_params": 1},
@@ -108,7 +114,7 @@ def test_unread_counts_rise_with_customer_messages_and_reading_clears_them(sessi
     assert len(read) == 1 and read[0].purpose == "U2" and "Halo" not in str(read[0].details)
 
 
-def test_a_reply_is_queued_then_sent_and_a_note_never(session, shop, providers):  # noqa: ANN001
+def test_a_reply_is_queued_then_sent_and_a_note_never(session, shop, providers):  # noqa: ANN001, F811
     agent = principal_of(shop["agent"])
     conversation = conversation_of(session, arrive(session, shop["chat"], "v-9", "Kapan buka?"))
     reply = conversations.reply(session, agent, conversation, text="Kami buka jam 8 pagi, Kak.")
@@ -122,7 +128,7 @@ def test_a_reply_is_queued_then_sent_and_a_note_never(session, shop, providers):
     assert reply.provider_message_id.startswith("prov-")
 
 
-def test_whatsapp_after_24_hours_only_an_approved_template_goes(session, shop, providers):  # noqa: ANN001
+def test_whatsapp_after_24_hours_only_an_approved_template_goes(session, shop, providers):  # noqa: ANN001, F811
     agent = principal_of(shop["agent"])
     old = utcnow() - timedelta(hours=25)
     conversation = conversation_of(session, arrive(session, shop["wa"], "6281234500002", "Pesanan saya?", at=old))

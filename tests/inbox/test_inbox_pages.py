@@ -13,14 +13,23 @@ from niaga.db.base import utcnow
 from niaga.identity.permissions import Role
 from niaga.inbox import canned, conversations, outbox
 from niaga.inbox.adapters import PermanentFailure
-from niaga.inbox.agent_models import AgentState, CannedResponse, ConversationLabel, InboxSettings
+from niaga.inbox.agent_models import (
+    AgentState,
+    CannedResponse,
+    ConversationLabel,
+    InboxSettings,
+)
 from niaga.inbox.models import Attachment, Message
 from niaga.privacy import files
 from niaga.privacy.audit import Actor, AuditEvent
 from niaga.web.i18n import gettext_for
 from tests.conftest import api_token, bearer, browser_login
 from tests.inbox.agent_helpers import (
-    arrive, conversation_of, count, new_channel, providers,  # noqa: F401 - fixture
+    arrive,
+    conversation_of,
+    count,
+    new_channel,
+    providers,  # noqa: F401 - a fixture
 )
 from tests.web.helpers import form_token, page_problems
 
@@ -29,7 +38,7 @@ TEMPLATES = [{"name": "pesanan_siap", "language": "id", "body_params": 1}]
 
 
 @pytest.fixture
-def inbox(client, session, tenant_a, settings, providers):  # noqa: ANN001, ANN201
+def inbox(client, session, tenant_a, settings, providers):  # noqa: ANN001, ANN201, F811
     chat = new_channel(session, tenant_a, "webchat", "Chat Situs")
     wa = new_channel(session, tenant_a, "whatsapp", "WhatsApp Toko", config={"templates": TEMPLATES})
     message = arrive(session, chat, "pengunjung-1", "Apakah sepatu ukuran 42 ada?", name="Yohana Manurung")
@@ -61,7 +70,7 @@ def test_the_inbox_shows_the_list_thread_and_customer_card_and_reading_marks_rea
     assert len(audit) == 1 and "Yohana" not in str(audit[0].details)
 
 
-def test_a_reply_from_the_page_is_queued_then_shown_sent(client, session, inbox, providers):  # noqa: ANN001
+def test_a_reply_from_the_page_is_queued_then_shown_sent(client, session, inbox, providers):  # noqa: ANN001, F811
     conversation = inbox["conversation"]
     resp = _post(client, f"/inbox/conversations/{conversation.id}/reply", {"body": "Ada, Kak!"}, inbox["csrf"])
     assert resp.status_code == 303 and resp.headers["location"].startswith(f"/inbox/conversations/{conversation.id}")
@@ -74,7 +83,7 @@ def test_a_reply_from_the_page_is_queued_then_shown_sent(client, session, inbox,
     assert providers["webchat"].sent[0].text == "Ada, Kak!"
 
 
-def test_a_note_is_shown_as_a_note_and_never_sent(client, session, inbox, providers):  # noqa: ANN001
+def test_a_note_is_shown_as_a_note_and_never_sent(client, session, inbox, providers):  # noqa: ANN001, F811
     conversation = inbox["conversation"]
     _post(client, f"/inbox/conversations/{conversation.id}/reply", {"body": "Cek gudang dulu", "note": "1"},
           inbox["csrf"])
@@ -103,7 +112,7 @@ def test_a_refused_reply_shows_why_and_keeps_the_text(client, session, inbox, fo
     assert count(session, Message, direction="out") == 0
 
 
-def test_whatsapp_after_24_hours_shows_the_notice_and_sends_a_template(client, session, tenant_a, inbox, providers):  # noqa: ANN001
+def test_whatsapp_after_24_hours_shows_the_notice_and_sends_a_template(client, session, tenant_a, inbox, providers):  # noqa: ANN001, F811
     old = utcnow() - timedelta(hours=30)
     conversation = conversation_of(session, arrive(session, inbox["wa"], "6281234500077", "Pesanan?", at=old))
     session.commit()
@@ -119,7 +128,7 @@ def test_whatsapp_after_24_hours_shows_the_notice_and_sends_a_template(client, s
     assert providers["whatsapp"].sent[0].template["parameters"] == ["INV-77"]
 
 
-def test_a_failed_message_shows_the_reason_and_can_be_retried(client, session, inbox, providers):  # noqa: ANN001
+def test_a_failed_message_shows_the_reason_and_can_be_retried(client, session, inbox, providers):  # noqa: ANN001, F811
     conversation = inbox["conversation"]
     _post(client, f"/inbox/conversations/{conversation.id}/reply", {"body": "Halo"}, inbox["csrf"])
     message = session.scalar(select(Message).where(Message.direction == "out"))
