@@ -62,7 +62,7 @@ def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
 
 
 # Modules that define jobs: the worker imports them so that huey knows every task it may dequeue.
-TASK_MODULES: list[str] = ["niaga.inbox.tasks", "niaga.inbox.mailbox"]
+TASK_MODULES: list[str] = ["niaga.inbox.tasks", "niaga.inbox.mailbox", "niaga.privacy.requests.tasks"]
 
 
 def load_task_modules() -> None:
