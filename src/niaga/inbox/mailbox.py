@@ -239,6 +239,8 @@ def poll_channel(db: Any, tenant_id: uuid.UUID, channel_id: uuid.UUID, *, limit:
                 result.fetched += len(events)
                 with db.transaction() as session:
                     channel = session.get(Channel, (tenant_id, channel_id))
+                    if channel is None or not channel.active:  # removed or switched off meanwhile
+                        return result
                     stored = ingest.store_events(session, channel, events)
                     result.stored += len(stored.stored)
                     result.duplicates += stored.duplicates

@@ -428,7 +428,8 @@ class EmailAdapter:
         found = _PARSED.files.get(media.ref)
         if found is None:  # parsed in another thread or process: the event is simply parsed again
             raise TemporaryFailure("the mail's parts are read again with the mail")
-        return found
+        data, _claimed_type, filename = found
+        return data, "", filename  # no claimed type: the file store's detection from the bytes decides
 
     def send(self, channel: Channel, secrets: Mapping[str, Any], request: OutboundRequest) -> SendResult:
         """Send a reply over the channel's SMTP server; the Message-ID we set is the provider id."""
