@@ -14,16 +14,18 @@ tests run as root, Dovecot runs as the `dovecot` system user the package creates
 
 from __future__ import annotations
 
+import ctypes
 import imaplib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -115,7 +117,8 @@ class DovecotServer:
         as_user = {"user": self.uid, "group": self.gid, "extra_groups": []} if os.geteuid() == 0 else {}
         self.process = subprocess.Popen(
             [self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **as_user)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=_parent_death_signal(), **as_user)  # noqa: PLW1509 - one C call, no Python locks
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -153,6 +156,16 @@ class DovecotServer:
             if self.process is not None and self.process.stderr is not None:
                 self.process.stderr.close()
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A function for the child (before exec) asking Linux to SIGTERM it when the test process dies, so a
+    worker killed without teardown leaves no server behind; None where prctl is not available."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved in the parent: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _group_name(gid: int) -> str:
@@ -220,9 +233,12 @@ class Mailbox:
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
     """One Dovecot server for the whole test session."""
-    server = DovecotServer().start()
-    yield server
-    server.stop()
+    server = DovecotServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
