@@ -132,3 +132,55 @@ def test_visitor_chats_on_the_business_site_and_sees_the_agents_reply(page, live
     with live_server.database.transaction() as session:
         messages = session.scalars(select(Message).where(Message.channel_id == channel.id)).all()
         assert sorted(m.direction for m in messages) == ["in", "out"]
+
+
+IDENTIFIED = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shoe shop</title></head>
+<body><h1>Shoe shop</h1>
+<script src="{niaga}/static/webchat/widget.js" data-channel="{key}" data-user-id="{user_id}"
+  data-user-email="budi@pelanggan.example" data-user-name="Budi Santoso" data-user-hash="{hash}" async></script>
+</body></html>"""
+
+
+def test_signed_in_user_of_the_site_is_linked_to_their_contact(browser, live_server, shop):  # noqa: ANN001
+    from niaga.crm.contacts import service as contacts
+    from niaga.inbox import channel_settings
+    from niaga.inbox.channels import webchat
+
+    site, world, channel = shop
+    with live_server.database.transaction() as session:
+        session.add(channel)
+        secret = channel_settings.rotate_identity_secret(session, world.principal(), channel)
+        known = contacts.create_contact(session, world.principal(), {"full_name": "Budi Santoso",
+                                                                     "emails": ["budi@pelanggan.example"]})
+        known_id = known.id
+        session.expunge_all()
+
+    def visit(user_hash: str, text: str) -> None:
+        site.html = IDENTIFIED.format(niaga=live_server.url, key=channel.webhook_key, user_id="pelanggan-77",
+                                      hash=user_hash)
+        context = browser.new_context(locale="en-US")
+        context.set_default_timeout(10_000)
+        try:
+            page = context.new_page()
+            page.goto(site.url)
+            page.get_by_role("button", name="Chat with us").click()  # the page's lang picks English
+            dialog = page.get_by_role("dialog", name="Toko Sepatu Melati")
+            dialog.get_by_label("Type your message…").fill(text)
+            dialog.get_by_role("button", name="Send").click()
+            expect(dialog.locator("li[data-from=visitor]")).to_contain_text(text)
+            expect(dialog.locator("li.wc-pending")).to_have_count(0)
+        finally:
+            context.close()
+
+    visit(webchat.identity_hash(secret, "pelanggan-77"), "Where is my order?")
+    # A wrong hash: the identity is refused and ignored, and the chat still works, anonymously.
+    visit("0" * 64, "Hello from someone else")
+    process_inbound(live_server.database, channel)
+    with live_server.database.transaction() as session:
+        rows = session.execute(select(Message, Conversation.contact_id).join(
+            Conversation, (Conversation.tenant_id == Message.tenant_id) & (Conversation.id == Message.conversation_id))
+            .where(Message.channel_id == channel.id)).all()
+        by_text = {message.body: contact_id for message, contact_id in rows}
+    assert by_text["Where is my order?"] == known_id
+    assert by_text["Hello from someone else"] != known_id
