@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Self
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -46,7 +47,7 @@ class SiteServer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> SiteServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -142,7 +143,7 @@ IDENTIFIED = """<!doctype html>
 </body></html>"""
 
 
-def test_signed_in_user_of_the_site_is_linked_to_their_contact(browser, live_server, shop):  # noqa: ANN001
+def test_signed_in_user_of_the_site_is_linked_to_their_contact(browser, live_server, shop):
     from niaga.crm.contacts import service as contacts
     from niaga.inbox import channel_settings
     from niaga.inbox.channels import webchat
