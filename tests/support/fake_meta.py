@@ -114,11 +114,12 @@ class FakeMeta:
         self.media[media_id] = (data, mime)
         return media_id, base64.b64encode(hashlib.sha256(data).digest()).decode()
 
-    def add_cdn(self, data: bytes, mime: str = "image/jpeg") -> str:
-        """An Instagram attachment link (signed by its query, no token needed)."""
+    def add_cdn(self, data: bytes, mime: str = "image/jpeg", *, redirect: bool = False) -> str:
+        """An Instagram attachment link (signed by its query, no token needed); `redirect`: a link that
+        answers 302 to the file, as lookaside links do."""
         key = secrets.token_hex(8)
         self.cdn[key] = (data, mime)
-        return f"{self.url}/cdn/{key}?oh={secrets.token_hex(6)}"
+        return f"{self.url}/{'moved' if redirect else 'cdn'}/{key}?oh={secrets.token_hex(6)}"
 
     def add_template(self, waba_id: str, name: str, language: str, body: str, status: str = "APPROVED",
                      category: str = "UTILITY") -> None:
@@ -168,6 +169,8 @@ class FakeMeta:
 
     def _answer(self, record: Recorded) -> tuple[int, Any, dict[str, str]]:
         segments = [s for s in record.path.split("/") if s]
+        if segments[:1] == ["moved"] and record.method == "GET" and len(segments) == 2:
+            return 302, b"", {"Location": f"{self.url}/cdn/{segments[1]}?oh=moved", "content-type": "text/plain"}
         if segments[:1] == ["cdn"] and record.method == "GET":
             plan = self._plan_for("media")
             if plan is not None:

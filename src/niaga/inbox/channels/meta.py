@@ -137,9 +137,11 @@ class Graph:
         settings = get_settings()
         return f"{settings.meta_graph_base.rstrip('/')}/{settings.meta_graph_version}/{path.lstrip('/')}"
 
-    def _client(self, authorized: bool = True) -> httpx.Client:
+    def _client(self, authorized: bool = True, follow_redirects: bool = False) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if authorized else {}
-        return httpx.Client(timeout=get_settings().meta_timeout_seconds, follow_redirects=False, headers=headers)
+        # httpx drops the Authorization header when a redirect leaves the origin: the token stays with Meta.
+        return httpx.Client(timeout=get_settings().meta_timeout_seconds, follow_redirects=follow_redirects,
+                            max_redirects=5, headers=headers)
 
     def call(self, method: str, path: str, *, json: dict | None = None,
              params: Mapping[str, str] | None = None) -> dict:
@@ -167,7 +169,7 @@ class Graph:
         if not url.startswith(("https://", "http://")):
             raise PermanentFailure("The media link is not a web address.")
         try:
-            with self._client(authorized) as client, client.stream("GET", url) as response:
+            with self._client(authorized, follow_redirects=True) as client, client.stream("GET", url) as response:
                 if not response.is_success:
                     response.read()
                     failure = _failure(response)
