@@ -13,6 +13,7 @@ from niaga.crm.contacts import service as contacts
 from niaga.crm.models import Contact
 from niaga.crm.timeline import timeline
 from niaga.db.base import utcnow
+from niaga.identity.permissions import Role
 from niaga.inbox import outbox, service
 from niaga.inbox.adapters import (
     OutboundRequest,
@@ -23,7 +24,7 @@ from niaga.inbox.adapters import (
 from niaga.inbox.channels import meta, whatsapp
 from niaga.inbox.models import Attachment, Conversation, InboundEvent, Message
 from niaga.inbox.tasks import run_delivery
-from niaga.kit.errors import ValidationFailed
+from niaga.kit.errors import Forbidden, NotFound, ValidationFailed
 from niaga.privacy import files
 from niaga.privacy.file_models import StoredFile
 from tests.support.fake_meta import (  # noqa: F401 - fake_meta and meta_api are fixtures
@@ -471,6 +472,16 @@ def test_templates_can_be_typed_in_by_staff(session, tenant_a, channel):
         "name": "salam", "language": "id", "parameters": ["Rina"]}
     with pytest.raises(ValidationFailed):
         whatsapp.set_templates(session, tenant_a.principal(), channel, [{"name": "Bukan Nama", "language": "id"}])
+
+
+def test_only_inbox_managers_of_the_tenant_change_templates(session, tenant_a, tenant_b, channel):
+    agent = tenant_a.add_staff(session, Role.AGENT)
+    session.commit()
+    with pytest.raises(Forbidden):
+        whatsapp.set_templates(session, tenant_a.principal(agent), channel, [{"name": "a", "language": "id"}])
+    with pytest.raises(NotFound):
+        whatsapp.sync_templates(session, tenant_b.principal(), channel, {"access_token": TOKEN})
+    assert whatsapp.templates_of(channel) == []
 
 
 def test_a_template_meta_does_not_know_fails_with_the_reason(channel, graph):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from niaga.config import get_settings
 from niaga.db.base import utcnow
+from niaga.identity.permissions import Perm
 from niaga.identity.principal import Principal
 from niaga.inbox.adapters import (
     DeliveryEvent,
@@ -42,7 +43,7 @@ from niaga.inbox.adapters import (
 )
 from niaga.inbox.channels import meta
 from niaga.inbox.models import Channel
-from niaga.kit.errors import ValidationFailed
+from niaga.kit.errors import Forbidden, NotFound, ValidationFailed
 from niaga.kit.messages import Msg
 from niaga.privacy import audit
 
@@ -387,6 +388,13 @@ def templates_of(channel: Channel, *, approved_only: bool = True) -> list[Templa
     return sorted(found, key=lambda t: (t.name, t.language))
 
 
+def _may_manage(principal: Principal, channel: Channel) -> None:
+    if channel.tenant_id != principal.tenant_id:
+        raise NotFound(Msg("No such channel."))
+    if not principal.can(Perm.INBOX_MANAGE):
+        raise Forbidden(Msg("Your role does not allow this."))
+
+
 def _store_templates(session: Session, principal: Principal, channel: Channel, templates: list[Template],
                      how: str) -> None:
     channel.config = {**(channel.config or {}), "templates": [t.as_config() for t in templates],
@@ -399,6 +407,7 @@ def _store_templates(session: Session, principal: Principal, channel: Channel, t
 def set_templates(session: Session, principal: Principal, channel: Channel, templates: list[Mapping[str, Any]]
                   ) -> list[Template]:
     """Replace the channel's templates with a list typed in by staff ({name, language, body, status?})."""
+    _may_manage(principal, channel)
     parsed = [_template_from(raw) for raw in templates]
     if channel.kind != "whatsapp" or any(t is None for t in parsed):
         raise ValidationFailed({"templates": Msg("Each template needs a name (lower case, digits, _) and a "
@@ -410,6 +419,7 @@ def set_templates(session: Session, principal: Principal, channel: Channel, temp
 def sync_templates(session: Session, principal: Principal, channel: Channel, secrets: Mapping[str, Any]
                    ) -> list[Template]:
     """Fetch the business account's templates from Meta (config["waba_id"]) and keep them on the channel."""
+    _may_manage(principal, channel)
     waba_id = str((channel.config or {}).get("waba_id") or "")
     if channel.kind != "whatsapp" or not _MEDIA_ID.match(waba_id):
         raise ValidationFailed({"waba_id": Msg("Enter the WhatsApp Business Account ID first.")})
