@@ -10,6 +10,11 @@
     let listStamp = live.dataset.listStamp || "";
     let threadStamp = live.dataset.threadStamp || "";
     let busy = false;
+    // Server-rendered, escaped partials: parsed, then their nodes moved in (no markup strings assigned).
+    const swap = (target, html) => {
+      const parsed = new DOMParser().parseFromString(html, "text/html");
+      target.replaceChildren(...Array.from(parsed.body.childNodes));
+    };
     const thread = document.getElementById("ib-thread");
     const scrollToEnd = () => {
       const box = thread && thread.querySelector(".ib-thread");
@@ -27,11 +32,11 @@
         if (!answer.ok) return;
         const data = await answer.json();
         if (data.list_html !== undefined) {
-          document.getElementById("ib-list").innerHTML = data.list_html;
+          swap(document.getElementById("ib-list"), data.list_html);
         }
         listStamp = data.list_stamp || listStamp;
         if (data.thread_html !== undefined && thread) {
-          thread.innerHTML = data.thread_html;
+          swap(thread, data.thread_html);
           scrollToEnd();
         }
         if (data.thread_stamp) threadStamp = data.thread_stamp;
