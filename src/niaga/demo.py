@@ -18,6 +18,7 @@ from niaga.identity.passwords import Passwords
 from niaga.identity.permissions import ROLE_PERMISSIONS, Role
 from niaga.identity.principal import Principal
 from niaga.privacy.audit import Actor
+from niaga.privacy.requests.demo import seed as seed_privacy_requests
 
 DEMO_OWNER = "pemilik@tokomaju.example"
 DEMO_STAFF = [
@@ -39,6 +40,7 @@ class DemoResult:
 # Functions (session, settings, owner principal) that add each domain's demo records, in order.
 SEEDERS: list[Callable[[Session, Settings, Principal], None]] = [*CRM_SEEDERS]
 SEEDERS += INBOX_SEEDERS  # the inbox's channel and conversations use the CRM's agents
+SEEDERS.append(seed_privacy_requests)  # requests of demo customers with an email
 
 
 def seed_demo(session: Session, settings: Settings, force: bool = False) -> DemoResult | None:
