@@ -36,4 +36,6 @@ def seed(session: Session, settings: Settings, owner: Principal) -> None:
     late.received_at -= shift
     late.verified_at -= shift
     late.due_at -= shift
+    for event in staff.trail(session, late):
+        event.at -= shift
     session.flush()
