@@ -23,13 +23,14 @@ from datetime import date
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import ForeignKeyConstraint, LargeBinary, event, inspect
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import ForeignKeyConstraint, LargeBinary, event
+from sqlalchemy.orm.attributes import flag_modified, instance_state
 from sqlalchemy.orm import Mapped, Session, declared_attr, foreign, mapped_column, object_session, relationship
 
 from niaga.privacy.keys import NONCE_BYTES
 
 FORMAT_V1 = b"\x01"
+_MISSING = object()
 
 
 class Category(str, enum.Enum):
@@ -142,6 +143,11 @@ class FieldSpec:
         """'table.column', the name used in the blind index and the inventory."""
         return f"{self.table}.{self.column}"
 
+    @cached_property
+    def aad_part(self) -> bytes:
+        """The field's part of the associated data, encoded once."""
+        return self.key.encode()
+
 
 REGISTRY: list[FieldSpec] = []
 
@@ -173,19 +179,27 @@ class PersonalAttribute:
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
             return self
+        # Loaded attributes are read from the instance dict; only unloaded or expired ones go through
+        # SQLAlchemy's instrumentation (which loads them).
         state = obj.__dict__
         pending = state.get("_niaga_plain")
         if pending and self.name in pending:
             return pending[self.name]
-        sealed = getattr(obj, self.sealed_attr)
+        sealed = state.get(self.sealed_attr, _MISSING)
+        if sealed is _MISSING:
+            sealed = getattr(obj, self.sealed_attr)
         if sealed is None:
             return None
-        subject = _data_subject(obj)
-        if subject is not None and subject.key_wrapped is None:
+        subject = state.get("subject", _MISSING)
+        if subject is _MISSING:
+            subject = _data_subject(obj)
+        if subject is not None and _wrapped_key(subject) is None:
             # Checked before the per-object cache: a value read before an erasure in the same session
             # must not outlive the key.
             return ERASED
-        cache = state.setdefault("_niaga_open", {})
+        cache = state.get("_niaga_open")
+        if cache is None:
+            cache = state["_niaga_open"] = {}
         hit = cache.get(self.name)
         if hit is not None and hit[0] is sealed:
             return hit[1]
@@ -196,8 +210,11 @@ class PersonalAttribute:
     def __set__(self, obj: Any, value: Any) -> None:
         if isinstance(value, Unreadable):
             raise ValueError(f"cannot store the {value} marker in {self.name}")
-        obj.__dict__.setdefault("_niaga_plain", {})[self.name] = value
-        state = inspect(obj)
+        plain = obj.__dict__.get("_niaga_plain")
+        if plain is None:
+            plain = obj.__dict__["_niaga_plain"] = {}
+        plain[self.name] = value
+        state = instance_state(obj)
         if state.persistent:
             # Mark the row changed so the unit of work flushes it; the value is sealed at flush.
             setattr(obj, self.sealed_attr, getattr(obj, self.sealed_attr))
@@ -268,17 +285,23 @@ def subject_fk() -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["tenant_id", "subject_id"], ["data_subjects.tenant_id", "data_subjects.id"])
 
 
+def _wrapped_key(subject: Any) -> bytes | None:
+    """The subject's wrapped key as loaded (through the instrumentation only when unloaded or expired)."""
+    wrapped = subject.__dict__.get("key_wrapped", _MISSING)
+    return subject.key_wrapped if wrapped is _MISSING else wrapped
+
+
 def _aad(obj: Any, spec: FieldSpec) -> bytes:
     """tenant:subject:table.column:row — the hex forms are computed once per row, not per field."""
     state = obj.__dict__
     ids = (state.get("tenant_id"), state.get("subject_id"), state.get("id"))
     memo = state.get("_niaga_aad")
-    if memo is None or memo[0] != ids:
+    if memo is None or memo[0] != ids:  # tuple comparison tries identity first: cheap on a hit
         if None in ids:  # expired or not yet set: go through the mapped attributes
             ids = (obj.tenant_id, obj.subject_id, obj.id)
-        memo = (ids, f"{ids[0].hex}:{ids[1].hex}:", f":{ids[2].hex}")
+        memo = (ids, f"{ids[0].hex}:{ids[1].hex}:".encode(), f":{ids[2].hex}".encode())
         state["_niaga_aad"] = memo
-    return f"{memo[1]}{spec.key}{memo[2]}".encode()
+    return memo[1] + spec.aad_part + memo[2]
 
 
 _get_vault: Any = None
@@ -295,11 +318,21 @@ def _vault() -> Any:
 
 def _open(obj: Any, attr: PersonalAttribute, sealed: bytes, subject: Any = None) -> Any:
     subject = subject if subject is not None else _data_subject(obj)
-    if subject is None or subject.key_wrapped is None:
+    if subject is None:
         return ERASED
-    session = object_session(obj)
+    wrapped = _wrapped_key(subject)
+    if wrapped is None:
+        return ERASED
+    session = None
     try:
-        cipher = _vault().subject_cipher(session, subject)
+        # The cipher remembered on the loaded subject row (see Vault.subject_cipher), valid while the
+        # row holds the very same wrapped-key bytes; otherwise ask the vault.
+        memo = subject.__dict__.get("_niaga_cipher")
+        if memo is not None and memo[0] is wrapped:
+            cipher = memo[1]
+        else:
+            session = object_session(obj)
+            cipher = _vault().subject_cipher(session, subject)
         if cipher is None:
             return ERASED
         if sealed[:1] != FORMAT_V1:
@@ -308,7 +341,7 @@ def _open(obj: Any, attr: PersonalAttribute, sealed: bytes, subject: Any = None)
         plain = cipher.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(obj, attr.spec))
         return _DECODERS[attr.spec.python_type](plain)
     except (InvalidTag, ValueError, UnicodeDecodeError):
-        _note_unreadable(session, obj, attr.spec)
+        _note_unreadable(session or object_session(obj), obj, attr.spec)
         return UNREADABLE
 
 
@@ -353,17 +386,17 @@ def _forget_unreadable(session: Session, _previous: Any) -> None:
         session.info.pop("niaga_unreadable", None)
 
 
-def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[dict]) -> None:
-    from niaga.privacy import blind_index
-    from niaga.privacy.vault import get_vault
-
+def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[tuple]) -> None:
     cls = type(obj)
-    fresh = inspect(obj).key is None  # not inserted yet (cheap; `session.new` builds a set per call)
-    if getattr(obj, "id", None) is None:
+    state = obj.__dict__
+    fresh = instance_state(obj).key is None  # not inserted yet (cheap; `session.new` builds a set per call)
+    if state.get("id") is None and getattr(obj, "id", None) is None:
         from niaga.db.base import new_id
 
         obj.id = new_id()
-    subject = _data_subject(obj)
+    subject = state.get("subject", _MISSING)
+    if subject is _MISSING:
+        subject = _data_subject(obj)
     if subject is None and obj.subject_id is not None:
         from niaga.privacy.models import DataSubject
 
@@ -373,8 +406,11 @@ def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[dic
             raise ValueError(f"{cls.__name__} has personal values but no data subject")
     elif obj.subject_id is None:
         obj.subject_id = subject.id
-    cipher = get_vault().subject_cipher(session, subject) if subject is not None else None
-    opened = obj.__dict__.setdefault("_niaga_open", {})
+    cipher = _vault().subject_cipher(session, subject) if subject is not None else None
+    opened = state.get("_niaga_open")
+    if opened is None:
+        opened = state["_niaga_open"] = {}
+    header = None
     for name, value in pending.items():
         attr: PersonalAttribute = getattr(cls, name)
         spec = attr.spec
@@ -383,31 +419,57 @@ def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[dic
         elif cipher is None:
             raise ValueError(f"cannot write {spec.key}: the data subject has been erased")
         else:
+            if header is None:
+                header = FORMAT_V1 + subject.key_version.to_bytes(4, "big")
             nonce = os.urandom(NONCE_BYTES)
-            header = FORMAT_V1 + subject.key_version.to_bytes(4, "big")
             sealed = header + nonce + cipher.encrypt(nonce, _ENCODERS[spec.python_type](value), _aad(obj, spec))
-        setattr(obj, attr.sealed_attr, sealed)
+        if fresh:
+            # A pending row's INSERT takes its values from the instance dict; the attribute event of a
+            # mapped set (change history, for UPDATEs) is of no use here.
+            state[attr.sealed_attr] = sealed
+        else:
+            setattr(obj, attr.sealed_attr, sealed)
         opened[name] = (sealed, value)
         if spec.index:
-            blind_index.replace_entries(session, obj, spec, value, fresh=fresh, sink=entries)
+            _blind_index().replace_entries(session, obj, spec, value, fresh=fresh, sink=entries)
     pending.clear()
+
+
+_blind_index_module: Any = None
+
+
+def _blind_index() -> Any:
+    global _blind_index_module
+    if _blind_index_module is None:  # imported late: blind_index imports the vault, which imports models
+        from niaga.privacy import blind_index
+
+        _blind_index_module = blind_index
+    return _blind_index_module
+
+
+_HAS_FIELDS: dict[type, bool] = {}
+
+
+def _has_personal_fields(cls: type) -> bool:
+    known = _HAS_FIELDS.get(cls)
+    if known is None:
+        known = _HAS_FIELDS[cls] = bool(registered_fields(cls))
+    return known
 
 
 @event.listens_for(Session, "before_flush")
 def _seal_pending_values(session: Session, _ctx: Any, _instances: Any) -> None:
-    from niaga.privacy import blind_index
-
-    entries: list[dict] = []
+    entries: list[tuple] = []
     for obj in list(session.new) + list(session.dirty):
         pending = obj.__dict__.get("_niaga_plain")
         if pending:
             _seal(session, obj, pending, entries)
     if entries:
         # Blind-index rows reference no other table, so they can go in before the rows they index.
-        blind_index.insert_entries(session, entries)
+        _blind_index().insert_entry_tuples(session, entries)
     for obj in list(session.deleted):
-        if registered_fields(type(obj)):
-            blind_index.drop_row_entries(session, obj)
+        if _has_personal_fields(type(obj)):
+            _blind_index().drop_row_entries(session, obj)
 
 
 __all__ = [

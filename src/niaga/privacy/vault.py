@@ -17,10 +17,11 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from niaga.db.base import new_id, utcnow
-from niaga.privacy.keys import KEY_BYTES, BoundedCache, KeyConfigError, KeyProvider, open_sealed, seal
+from niaga.privacy.keys import NONCE_BYTES, KEY_BYTES, BoundedCache, KeyConfigError, KeyProvider, open_sealed, seal
 from niaga.privacy.models import DataSubject, PlatformKey, TenantKey
 
 PLATFORM_SCOPE = uuid.UUID(int=0)
+_MISSING = object()
 
 
 def _tenant_aad(tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
@@ -73,11 +74,11 @@ class Vault:
 
     def _cache_new_tenant_key(self, session: Session, cache_key: tuple, key: bytes) -> None:
         """Cache a key created in this transaction, and forget it if the transaction rolls back."""
-        self._tenant_keys.put(cache_key, key)
+        self._tenant_keys.put(cache_key, (key, AESGCM(key)))
         session.info.setdefault(_UNCOMMITTED_KEYS, []).append((self, cache_key))
 
-    def tenant_key(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
-        """The unwrapped tenant key of a purpose and version."""
+    def _tenant_entry(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> tuple:
+        """(key, AES-GCM cipher) of a tenant key version; the cipher is made once, not per subject key."""
         cached = self._tenant_keys.get((tenant_id, purpose, version))
         if cached is not None:
             return cached
@@ -85,52 +86,65 @@ class Vault:
         if row is None or row.wrapped is None:
             raise KeyConfigError(f"tenant {purpose} key version {version} is missing or destroyed")
         key = self.provider.unwrap(row.master_version, row.wrapped, _tenant_aad(tenant_id, purpose, version))
-        self._tenant_keys.put((tenant_id, purpose, version), key)
-        return key
+        entry = (key, AESGCM(key))
+        self._tenant_keys.put((tenant_id, purpose, version), entry)
+        return entry
+
+    def tenant_key(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
+        """The unwrapped tenant key of a purpose and version."""
+        return self._tenant_entry(session, tenant_id, purpose, version)[0]
 
     # -- subject keys ------------------------------------------------------------------------------
     def new_subject(self, session: Session, tenant_id: uuid.UUID, kind: str) -> DataSubject:
         """Create a data subject with a fresh key wrapped by the tenant's active data key."""
         subject_id = new_id()
         tenant_version = self._active_tenant_version(session, tenant_id, "data")
-        tenant_key = self.tenant_key(session, tenant_id, "data", tenant_version)
+        tenant_cipher = self._tenant_entry(session, tenant_id, "data", tenant_version)[1]
         key = os.urandom(KEY_BYTES)
-        subject = DataSubject(
-            tenant_id=tenant_id,
-            id=subject_id,
-            kind=kind,
-            key_version=1,
-            tenant_key_version=tenant_version,
-            key_wrapped=seal(tenant_key, key, _subject_aad(tenant_id, subject_id, 1)),
+        nonce = os.urandom(NONCE_BYTES)  # the layout of keys.seal: nonce || ciphertext || tag
+        wrapped = nonce + tenant_cipher.encrypt(nonce, key, _subject_aad(tenant_id, subject_id, 1))
+        cipher = AESGCM(key)
+        # A new, pending row: the INSERT takes its values from the instance dict, so they go there
+        # directly. The constructor would fire an attribute event per column (change history, needed
+        # only for UPDATEs), which cost more than the rest of creating the person.
+        subject = DataSubject()
+        subject.__dict__.update(
+            tenant_id=tenant_id, id=subject_id, kind=kind, key_version=1, tenant_key_version=tenant_version,
+            key_wrapped=wrapped, created_at=utcnow(), erased_at=None, _niaga_cipher=(wrapped, cipher),
         )
         session.add(subject)
-        self._subject_ciphers.put((tenant_id, subject_id), (subject.key_wrapped, AESGCM(key)))
+        self._subject_ciphers.put((tenant_id, subject_id), (wrapped, cipher))
         return subject
 
     def subject_cipher(self, session: Session | None, subject: DataSubject) -> AESGCM | None:
         """The subject's AES-GCM cipher, or None when the subject was erased."""
-        wrapped = subject.key_wrapped
+        state = subject.__dict__
+        wrapped = state.get("key_wrapped", _MISSING)
+        if wrapped is _MISSING:  # not loaded or expired: the mapped attribute (re)loads the row
+            wrapped = subject.key_wrapped
         if wrapped is None:
             return None
         # Remembered on the loaded row too, so reading a row's several fields costs one cache lookup;
         # keyed by the very bytes object, so a rotation or an erasure of the row is seen at once.
-        memo = subject.__dict__.get("_niaga_cipher")
+        memo = state.get("_niaga_cipher")
         if memo is not None and memo[0] is wrapped:
             return memo[1]
         # The process-wide cache is keyed by person and checked against the wrapped bytes read with the
         # row: an erasure or re-wrap made by another process is seen on the next read.
-        cache_key = (subject.tenant_id, subject.id)
+        tenant_id, subject_id = subject.tenant_id, subject.id
+        cache_key = (tenant_id, subject_id)
         hit = self._subject_ciphers.get(cache_key)
         if hit is not None and hit[0] == wrapped:
-            subject.__dict__["_niaga_cipher"] = (wrapped, hit[1])
+            state["_niaga_cipher"] = (wrapped, hit[1])
             return hit[1]
         if session is None:
             raise KeyConfigError("a detached record cannot load its tenant key")
-        tenant_key = self.tenant_key(session, subject.tenant_id, "data", subject.tenant_key_version)
-        key = open_sealed(tenant_key, wrapped, _subject_aad(subject.tenant_id, subject.id, subject.key_version))
+        tenant_cipher = self._tenant_entry(session, tenant_id, "data", subject.tenant_key_version)[1]
+        aad = _subject_aad(tenant_id, subject_id, subject.key_version)
+        key = tenant_cipher.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
         cipher = AESGCM(key)
         self._subject_ciphers.put(cache_key, (wrapped, cipher))
-        subject.__dict__["_niaga_cipher"] = (wrapped, cipher)
+        state["_niaga_cipher"] = (wrapped, cipher)
         return cipher
 
     def forget_subject(self, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> None:
