@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from niaga.db.base import utcnow
@@ -140,8 +141,12 @@ def _count(session: Session, limit: tuple[str, int, timedelta], value: str | Non
     key = _limit_key(session, name, value)
     row = session.get(LoginThrottle, key)
     if row is None:
-        row = LoginThrottle(key=key, failures=0, first_failure_at=now)
-        session.add(row)
+        try:
+            with session.begin_nested():  # two first requests at once: the primary key decides, both count
+                row = LoginThrottle(key=key, failures=0, first_failure_at=now)
+                session.add(row)
+        except IntegrityError:
+            row = session.get(LoginThrottle, key, populate_existing=True)
     elif now - row.first_failure_at > window:
         row.failures, row.first_failure_at, row.locked_until = 0, now, None
     if row.failures >= allowed:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from niaga.crm.contacts import service as contacts
@@ -259,8 +260,15 @@ def link_visitor(session: Session, channel: Channel, visitor_id: str, user: Site
     contact = contacts.contact_for_channel_sender(session, channel.tenant_id, email=user.email)
     created = contact is None
     if contact is None:
-        contact = contacts.create_channel_contact(session, channel.tenant_id, name=user.name or user.email,
-                                                  source=KIND, email=user.email)
+        try:
+            with session.begin_nested():  # the same new user in two tabs at once: the email's unique index decides
+                contact = contacts.create_channel_contact(session, channel.tenant_id, name=user.name or user.email,
+                                                          source=KIND, email=user.email)
+        except IntegrityError:
+            contact = contacts.contact_for_channel_sender(session, channel.tenant_id, email=user.email)
+            if contact is None:
+                raise
+            created = False
     session.add(ChannelIdentity(tenant_id=channel.tenant_id, subject_id=contact.subject_id, contact_id=contact.id,
                                 kind=KIND, address=f"{KIND}:{visitor_id}", display_name=user.name or None))
     session.flush()
