@@ -251,6 +251,9 @@ def test_decisions_are_audited_without_personal_values(app, session, tenant_a, c
     session.expire_all()
     events = session.scalars(select(AuditEvent).where(AuditEvent.target_id == request.id.hex)
                              .order_by(AuditEvent.seq)).all()
-    assert [e.action.removeprefix("privacy_request.") for e in events][-2:] == ["noted", "denied"]
+    actions = [e.action.removeprefix("privacy_request.") for e in events if not e.action.endswith(".viewed")]
+    assert actions[-2:] == ["noted", "denied"]
+    viewed = [e for e in events if e.action == "privacy_request.viewed"]
+    assert len(viewed) == 2 and {e.actor_type for e in viewed} == {"user"}  # the pages shown after each step
     dump = repr([e.details for e in events])
     assert "081233344455" not in dump and CUSTOMER_EMAIL not in dump and "Dewi" not in dump

@@ -134,8 +134,8 @@ def list_requests(p: Principal = Depends(Require(Perm.PRIVACY_REQUESTS_READ)), s
 @router.get("/{request_id}", response_model=RequestDetail)
 def get_request(request_id: str, p: Principal = Depends(Require(Perm.PRIVACY_REQUESTS_READ)),
                 session: Session = Depends(db)) -> RequestDetail:
-    """One request with its trail."""
-    req = staff.get_request(session, p, request_id)
+    """One request with its trail (audited as a read)."""
+    req = staff.view_request(session, p, request_id)
     events = [EventRead(at=e.at, action=e.action, status=e.status, actor_type=e.actor_type, actor_id=e.actor_id,
                         note=e.note) for e in staff.trail(session, req)]
     return RequestDetail(**_read(req, utcnow()), events=events)

@@ -86,6 +86,13 @@ def get_request(session: Session, principal: Principal, request_id: uuid.UUID | 
     return request
 
 
+def view_request(session: Session, principal: Principal, request_id: uuid.UUID | str) -> PrivacyRequest:
+    """A request opened by staff to read it (its details are personal data): audited as a read."""
+    request = get_request(session, principal, request_id)
+    audit_request(session, request, "viewed", principal.actor)
+    return request
+
+
 def trail(session: Session, request: PrivacyRequest) -> list[PrivacyRequestEvent]:
     """The request's steps, oldest first."""
     return list(session.scalars(select(PrivacyRequestEvent).where(

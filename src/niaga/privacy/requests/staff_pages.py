@@ -142,7 +142,7 @@ def _detail(request: Request, session: Session, p: Principal, req: PrivacyReques
 @router.get("/privacy/requests/{request_id}")
 def detail(request_id: str, request: Request, p: Principal = Depends(READ), session: Session = Depends(db)) -> Response:
     """One request: facts, time left, the trail, and (for handlers) the actions."""
-    return _detail(request, session, p, staff.get_request(session, p, request_id))
+    return _detail(request, session, p, staff.view_request(session, p, request_id))
 
 
 def _act(request: Request, session: Session, p: Principal, request_id: str, action: Any) -> Response:
