@@ -123,6 +123,13 @@ def message_id_of(raw: bytes) -> str:
     return found[0] if found else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def _keep_root_and_latest(references: list[str]) -> list[str]:
+    """A long References list cut as mail clients cut it: the thread's root and the latest ids."""
+    if len(references) <= MAX_REFERENCES:
+        return references
+    return references[:1] + references[-(MAX_REFERENCES - 1):]
+
+
 def thread_root(own_id: str, in_reply_to: str | None, references: list[str]) -> str:
     """The id a thread is keyed by: the first References entry, else In-Reply-To, else the mail's own id."""
     return references[0] if references else (in_reply_to or own_id)
@@ -307,7 +314,6 @@ class _Parsed(threading.local):
     """The files of the mail parsed last in this thread: the inbox fetches them right after parsing."""
 
     def __init__(self) -> None:
-        self.key = ""
         self.files: dict[str, tuple[bytes, str, str]] = {}
 
 
@@ -328,10 +334,6 @@ class EmailAdapter:
         """Email has no webhook deliveries."""
         raise MalformedDelivery("email is read by polling the mailbox, not by webhooks")
 
-    def event_for(self, raw: bytes) -> DeliveryEvent:
-        """One fetched mail as an event to store (deduplicated on its Message-ID)."""
-        return DeliveryEvent(event_id=message_id_of(raw), payload=raw)
-
     def parse(self, channel: Channel, payload: bytes) -> list[InboundItem]:
         """One mail: a message from its sender, or Unsupported for our own mail or a mail with no usable sender."""
         try:
@@ -343,6 +345,7 @@ class EmailAdapter:
             return [item]
         references = item.content["email"]["references"]
         item.thread_ref = self._thread_ref(channel, item.provider_message_id, item.reply_to_provider_id, references)
+        item.content["email"]["thread_root"] = item.thread_ref  # what a later mail of the thread is matched on
         return [item]
 
     def _read(self, channel: Channel, payload: bytes) -> InboundMessage | StatusUpdate | Unsupported:
@@ -357,7 +360,7 @@ class EmailAdapter:
             return Unsupported("our own mail")
         own_id = message_id_of(payload)
         in_reply_to = next(iter(_ids(_header(mail, "In-Reply-To"))), None)
-        references = [r for r in _ids(_header(mail, "References")) if r != own_id][-MAX_REFERENCES:]
+        references = _keep_root_and_latest([r for r in _ids(_header(mail, "References")) if r != own_id])
         if in_reply_to == own_id:
             in_reply_to = None
         subject = " ".join(_header(mail, "Subject").split())[:300] or None
@@ -374,7 +377,7 @@ class EmailAdapter:
             files[ref] = (data, ctype, filename)
             media.append(MediaRef(ref=ref, content_type=ctype, filename=filename,
                                   sha256=hashlib.sha256(data).hexdigest()))
-        _PARSED.key, _PARSED.files = key, files
+        _PARSED.files = files
         kind = "text"
         if not new_text and media:
             kind = {"image": "image", "video": "video", "audio": "audio"}.get(media[0].content_type.split("/")[0],
@@ -528,8 +531,7 @@ def build_message(channel: Channel, request: OutboundRequest) -> EmailMessage:
     in_reply_to = request.reply_to_provider_id if _MSGID.fullmatch(request.reply_to_provider_id or "") else None
     if in_reply_to and in_reply_to not in references:
         references.append(in_reply_to)
-    if len(references) > MAX_REFERENCES:  # keep the root and the latest ones, as mail clients do
-        references = references[:1] + references[-(MAX_REFERENCES - 1):]
+    references = _keep_root_and_latest(references)
     subject = request.extra.get("subject") or reply_subject(request.subject, bool(in_reply_to or references))
     message = EmailMessage(policy=policy.default)
     message["From"] = Address(display_name=str(config.get("from_name") or ""), addr_spec=sender)
