@@ -17,6 +17,13 @@ from tests.privacy.requests.conftest import CUSTOMER_EMAIL, STRANGER_EMAIL, code
 from tests.support.smtp import free_port
 
 
+def _break_mail(app) -> None:  # noqa: ANN001
+    """Point the app's mail at a port where no server listens."""
+    working = Mailer.from_settings(app.state.settings)
+    app.state.privacy_mailer = dataclasses.replace(
+        working, server=dataclasses.replace(working.server, port=free_port(), timeout=2))
+
+
 def test_the_sweep_closes_day_old_unverified_requests_and_erases_strangers_details(visitor, customer, session,
                                                                                  database):
     visitor.submit(CUSTOMER_EMAIL)
@@ -36,9 +43,7 @@ def test_the_sweep_closes_day_old_unverified_requests_and_erases_strangers_detai
 
 
 def test_a_code_that_cannot_be_delivered_still_answers_the_same(app, visitor, customer, database):
-    app.state.privacy_mailer = dataclasses.replace(
-        Mailer.from_settings(app.state.settings),
-        server=dataclasses.replace(Mailer.from_settings(app.state.settings).server, port=free_port(), timeout=2))
+    _break_mail(app)
     response = visitor.submit(CUSTOMER_EMAIL)
     assert response.status_code == 303
     assert visitor.client.get(response.headers["location"]).status_code == 200
@@ -49,9 +54,7 @@ def test_a_refusal_whose_email_fails_is_kept_and_staff_are_told(app, session, te
     path = visitor.status_path(visitor.submit(CUSTOMER_EMAIL, kind="restrict"))
     visitor.verify(path, code_in(smtp_server.to(CUSTOMER_EMAIL)[0]))
     request = session.scalars(select(PrivacyRequest)).one()
-    app.state.privacy_mailer = dataclasses.replace(
-        Mailer.from_settings(app.state.settings),
-        server=dataclasses.replace(Mailer.from_settings(app.state.settings).server, port=free_port(), timeout=2))
+    _break_mail(app)
     from fastapi.testclient import TestClient
 
     staff = TestClient(app, raise_server_exceptions=False)
@@ -66,9 +69,7 @@ def test_a_deletion_whose_notice_fails_is_not_carried_out(app, session, tenant_a
     path = visitor.status_path(visitor.submit(CUSTOMER_EMAIL, kind="deletion", details="Hapus semua"))
     visitor.verify(path, code_in(smtp_server.to(CUSTOMER_EMAIL)[0]))
     request = session.scalars(select(PrivacyRequest)).one()
-    app.state.privacy_mailer = dataclasses.replace(
-        Mailer.from_settings(app.state.settings),
-        server=dataclasses.replace(Mailer.from_settings(app.state.settings).server, port=free_port(), timeout=2))
+    _break_mail(app)
     from fastapi.testclient import TestClient
 
     staff = TestClient(app, raise_server_exceptions=False)

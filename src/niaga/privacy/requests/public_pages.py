@@ -121,27 +121,34 @@ def _status_page(request: Request, tenant: Tenant, req: PrivacyRequest, token: s
         can_resend=req.codes_sent < otp.MAX_CODES), status_code=status_code)
 
 
-@router.get("/privacy-center/{tenant_slug}/requests/{token}", dependencies=[Depends(PUBLIC)])
-def status(tenant_slug: str, token: str, request: Request, session: Session = Depends(db)) -> Response:
-    """The private status page: the code form while unverified, then where the request stands."""
+def _find(request: Request, session: Session, tenant_slug: str, token: str) -> tuple[Tenant, PrivacyRequest] | Response:
+    """The business and its request behind a private link, or the page saying which one is unknown."""
     tenant = service.tenant_by_slug(session, tenant_slug)
     if tenant is None:
         return _unknown_business(request)
     req = service.by_token(session, tenant.id, token)
     if req is None:
         return _unknown_link(request, session, tenant)
+    return tenant, req
+
+
+@router.get("/privacy-center/{tenant_slug}/requests/{token}", dependencies=[Depends(PUBLIC)])
+def status(tenant_slug: str, token: str, request: Request, session: Session = Depends(db)) -> Response:
+    """The private status page: the code form while unverified, then where the request stands."""
+    found = _find(request, session, tenant_slug, token)
+    if isinstance(found, Response):
+        return found
+    tenant, req = found
     service.expire_if_stale(session, req)
     return _status_page(request, tenant, req, token)
 
 
 def _code_step(tenant_slug: str, token: str, request: Request, session: Session, step: str,
                form: dict) -> Response:
-    tenant = service.tenant_by_slug(session, tenant_slug)
-    if tenant is None:
-        return _unknown_business(request)
-    req = service.by_token(session, tenant.id, token)
-    if req is None:
-        return _unknown_link(request, session, tenant)
+    found = _find(request, session, tenant_slug, token)
+    if isinstance(found, Response):
+        return found
+    tenant, req = found
     ref = request_client_ref(request, session)
     try:
         with session.begin_nested():
