@@ -126,7 +126,8 @@ def test_malformed_body_gets_400_and_stores_nothing(client, session, channel):  
     body = b"{not json"
     signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     response = client.post(service.webhook_path(channel), content=body, headers={"x-signature": signature})
-    assert response.status_code == 400 and "delivery" in response.json()["detail"]
+    assert response.status_code == 400 and response.json()["type"] == "malformed-delivery"
+    assert "kiriman" in response.json()["detail"]  # explained in the default language, Indonesian
     assert count(session, InboundEvent, channel.tenant_id) == 0
 
 
