@@ -87,7 +87,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', niaga.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_message_at', niaga.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_inbound_at', niaga.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('subject', sa.LargeBinary(), nullable=True),
+    sa.Column('topic', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', niaga.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', niaga.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('open', 'pending', 'resolved')", name=op.f('ck_conversations_status')),

@@ -196,7 +196,7 @@ def test_email_broadcast_carries_a_working_unsubscribe_link(client, session, ten
     assert re.fullmatch(r"http://testserver/unsubscribe/[A-Za-z0-9_-]{40,}", url)
     assert url in message.body and message.body.startswith("Katalog baru sudah terbit.")
     conversation = session.get(Conversation, (tenant_a.id, message.conversation_id))
-    assert conversation.subject == "Katalog Desember" and conversation.status == "resolved"
+    assert conversation.topic == "Katalog Desember" and conversation.status == "resolved"
     token = url.rsplit("/", 1)[1]
     assert session.scalar(select(UnsubscribeToken.token_hash)) == broadcasts.token_digest(token)
 

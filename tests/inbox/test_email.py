@@ -117,7 +117,7 @@ def test_a_mail_becomes_a_contact_conversation_and_message_and_a_known_sender_fi
     conversation = session.get(Conversation, (channel.tenant_id, first.conversation_id))
     budi = session.get(Contact, (channel.tenant_id, conversation.contact_id))
     assert (budi.full_name, budi.source, [e.email for e in budi.emails]) == ("Budi Santoso", "email", [BUDI])
-    assert (conversation.subject, conversation.status, conversation.unread_count) == ("Pesanan kopi", "open", 1)
+    assert (conversation.topic, conversation.status, conversation.unread_count) == ("Pesanan kopi", "open", 1)
     sari_conversation = session.get(Conversation, (channel.tenant_id, second.conversation_id))
     assert sari_conversation.contact_id == known.id  # the existing contact, found by address (any case)
     assert count(session, Contact, tenant_a.id) == 2
@@ -203,7 +203,7 @@ def test_an_oversized_mail_is_kept_as_its_headers_and_a_note(session, database, 
     (message,) = messages(session, channel)
     assert message.provider_message_id == "<m1@pelanggan.example>" and "larger than" in message.body
     conversation = session.get(Conversation, (channel.tenant_id, message.conversation_id))
-    assert conversation.subject == "Pesanan kopi" and count(session, Attachment, channel.tenant_id) == 0
+    assert conversation.topic == "Pesanan kopi" and count(session, Attachment, channel.tenant_id) == 0
 
 
 def test_a_wrong_password_or_an_unreachable_server_is_recorded_on_the_channel(

@@ -185,7 +185,7 @@ def thread_key(thread_ref: str | None) -> str:
 
 
 def conversation_for(session: Session, channel: Channel, contact: Contact, key: str = "",
-                     subject: str | None = None) -> Conversation:
+                     topic: str | None = None) -> Conversation:
     """The conversation with a contact on a channel (thread), created when there is none."""
     query = select(Conversation).where(
         Conversation.tenant_id == channel.tenant_id, Conversation.channel_id == channel.id,
@@ -194,7 +194,7 @@ def conversation_for(session: Session, channel: Channel, contact: Contact, key: 
     if found is not None:
         return found
     conversation = Conversation(tenant_id=channel.tenant_id, subject_id=contact.subject_id, channel_id=channel.id,
-                                contact_id=contact.id, thread_key=key, subject=subject, status="open", labels=[],
+                                contact_id=contact.id, thread_key=key, topic=topic, status="open", labels=[],
                                 team_id=contact.team_id)
     session.add(conversation)
     session.flush()  # the unique constraint refuses a concurrent twin: the job retries and finds this one

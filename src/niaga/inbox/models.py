@@ -131,7 +131,8 @@ class Conversation(TenantOwned, SubjectOwned, Timestamped, Base):
     # "" for chat channels; for email a digest of the thread's root Message-ID.
     thread_key: Mapped[str] = mapped_column(String(64), default="", info={"not_personal": N_(
         "A digest of an email thread's first Message-ID; it names no one")})
-    subject = personal(Category.COMMUNICATION, [U1, U2], retention=REL, description="Email subject line")
+    # Not "subject": that name is the SubjectOwned link to the person's key.
+    topic = personal(Category.COMMUNICATION, [U1, U2], retention=REL, description="Email subject line")
     status: Mapped[str] = mapped_column(String(10), default="open")
     assignee_id: Mapped[uuid.UUID | None]
     team_id: Mapped[uuid.UUID | None]

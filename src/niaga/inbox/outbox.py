@@ -181,7 +181,7 @@ def begin_attempt(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID)
     request = OutboundRequest(
         message_id=str(message.id), to=to, kind=message.kind, text=message.body if is_readable(message.body) else None,
         template=(content or {}).get("template"), reply_to_provider_id=reply_to,
-        subject=conversation.subject if is_readable(conversation.subject) else None, references=references,
+        subject=conversation.topic if is_readable(conversation.topic) else None, references=references,
         extra=dict((content or {}).get("extra") or {}),  # e.g. a broadcast's unsubscribe link for email
     )
     message.status, message.attempts = "sending", message.attempts + 1
