@@ -257,7 +257,7 @@ def test_a_reply_carries_threading_headers_and_the_customers_answer_joins_the_co
     imap_mailbox.append(mail("Sudah transfer.", subject="Re: Pesanan kopi", msgid="<m3@pelanggan.example>",
                              in_reply_to="<m2@pelanggan.example>",
                              references=f"<m1@pelanggan.example> {reply.provider_message_id} <m2@pelanggan.example>",
-                             date=later))
+                             date=later + timedelta(seconds=1)))
     # A new subject without references: a new conversation.
     imap_mailbox.append(mail("Mau tanya harga teh.", subject="Harga teh", msgid="<t1@pelanggan.example>"))
     assert poll(database, channel).processed == ["done", "done", "done"]
