@@ -262,7 +262,8 @@ def _store_media(session: Session, channel: Channel, message: Message, media: Me
         attachment.status, attachment.failure_reason = "failed", str(exc)[:300]
         return
     attachment.file_id, attachment.status = stored.id, "stored"
-    attachment.content_type, attachment.size = content_type or stored.content_type, stored.size
+    # The type detected from the bytes, never the one the sender or provider claims.
+    attachment.content_type, attachment.size = stored.content_type, stored.size
     attachment.filename = filename or media.filename or None
     attachment.media_ref = None  # the provider's link is no longer needed
 
