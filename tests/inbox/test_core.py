@@ -347,3 +347,21 @@ def test_the_inventory_lists_raw_deliveries_as_transient_communication_data():
 
     rows = [r for r in build_inventory() if (r.table, r.column) == ("inbound_events", "payload_sealed")]
     assert len(rows) == 1 and rows[0].category == "communication" and rows[0].retention == "transient"
+
+
+def test_a_status_that_overtakes_its_send_is_retried_until_the_id_is_recorded(client, session, database, tenant_a,
+                                                                              channel, conversation, adapter):  # noqa: ANN001
+    message = outbox.queue_message(session, tenant_a.principal(), conversation, text="Ada kak")
+    session.commit()
+    with database.transaction() as s:
+        attempt = outbox.begin_attempt(s, channel.tenant_id, message.id)  # claimed; the provider answers late
+    deliver(client, channel, [{"id": "s1", "of": "prov-1", "status": "delivered"}])
+    with pytest.raises(TemporaryFailure):
+        process_all(database, channel.tenant_id)
+    with database.transaction() as s:
+        outbox.finish_attempt(s, attempt, outbox.send(attempt))
+    assert process_all(database, channel.tenant_id) == ["done"]
+    session.expire_all()
+    assert session.get(Message, (message.tenant_id, message.id)).status == "delivered"
+    deliver(client, channel, [{"id": "s2", "of": "sent-from-another-app", "status": "read"}])
+    assert process_all(database, channel.tenant_id) == ["ignored"]  # nothing in flight: not ours, let go

@@ -273,7 +273,16 @@ def apply_status(session: Session, channel: Channel, update_: StatusUpdate) -> b
     message = session.scalar(select(Message).where(
         Message.tenant_id == channel.tenant_id, Message.channel_id == channel.id,
         Message.provider_message_id == update_.provider_message_id))
-    if message is None or message.direction != "out":
+    if message is None:
+        # The provider may report on a send before our send job has recorded the provider's id (the answer
+        # is stored in a second transaction): while a send of this channel is in flight, try again shortly.
+        in_flight = session.scalar(select(Message.id).where(
+            Message.tenant_id == channel.tenant_id, Message.channel_id == channel.id, Message.status == "sending")
+            .limit(1))
+        if in_flight is not None:
+            raise TemporaryFailure("status arrived before its message's id was recorded")
+        return False
+    if message.direction != "out":
         return False
     if message.status == "failed":
         return True
