@@ -14,6 +14,7 @@ from niaga.db import migrate
 from niaga.db.engine import Database
 from niaga.identity.passwords import Passwords
 from niaga.inbox import assignment as _inbox_assignment  # noqa: F401 - installs the auto-assignment hook
+from niaga.inbox import privacy_codes as _privacy_codes  # noqa: F401 - privacy-center codes by WhatsApp
 from niaga.inbox import service as _inbox_service  # noqa: F401 - registers the timeline source
 from niaga.inbox.broadcast_pages import unsubscribe_router
 from niaga.inbox.webchat_routes import router as webchat_router

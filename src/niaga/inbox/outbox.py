@@ -48,6 +48,9 @@ MAX_TEXT = 4096
 # template (WhatsApp) or nothing (Instagram without the human-agent tag).
 REPLY_WINDOWS = {"whatsapp": timedelta(hours=24), "instagram": timedelta(hours=24)}
 STUCK_AFTER = timedelta(minutes=10)
+# fn(message) run once a message is settled: accepted by the provider or failed for good (e.g. mask a
+# one-time code kept in it).
+AFTER_SEND: list = []
 INTERRUPTED = "Sending was interrupted; it may or may not have reached the customer. Check, then retry."
 
 
@@ -221,6 +224,8 @@ def finish_attempt(session: Session, attempt: Attempt, outcome: SendResult | Tem
             message.status = "sent"
             message.status_at = now
         message.next_attempt_at = None
+        for hook in AFTER_SEND:
+            hook(message)
     elif isinstance(outcome, TemporaryFailure) and message.attempts < MAX_SEND_ATTEMPTS:
         delay = backoff_seconds(message.attempts, outcome.retry_after)
         message.status, message.next_attempt_at = "queued", now + timedelta(seconds=delay)
@@ -231,6 +236,8 @@ def finish_attempt(session: Session, attempt: Attempt, outcome: SendResult | Tem
         message.failure_code = getattr(outcome, "code", "")[:20]
         message.failure_reason = outcome.reason[:300]
         message.next_attempt_at = None
+        for hook in AFTER_SEND:
+            hook(message)
     return message.status
 
 

@@ -194,11 +194,12 @@ def test_a_registered_whatsapp_sender_is_used_for_phones(visitor, customer, smtp
         sent.append((request.contact_detail, code))
         return otp.CodeDelivery("whatsapp", None)
 
+    previous = (otp._whatsapp_sender, otp._whatsapp_ready)
     otp.register_whatsapp_sender(whatsapp)
     try:
         path = visitor.status_path(visitor.submit(CUSTOMER_PHONE))
     finally:
-        otp.register_whatsapp_sender(None)
+        otp.register_whatsapp_sender(*previous)
     assert smtp_server.messages == [] and sent[0][0] == "+6281233344455"
     assert visitor.verify(path, sent[0][1]).status_code == 303
 

@@ -148,17 +148,24 @@ class CodeDelivery:
 # reach the person; it may write to the session (e.g. queue an outgoing WhatsApp message).
 WhatsAppSender = Callable[[Session, object, str, str], "CodeDelivery | None"]
 _whatsapp_sender: WhatsAppSender | None = None
+_whatsapp_ready: Callable[[Session, uuid.UUID], bool] | None = None
 
 
-def register_whatsapp_sender(sender: WhatsAppSender | None) -> None:
-    """Let the inbox deliver codes by WhatsApp to a phone on file (None removes it)."""
-    global _whatsapp_sender
-    _whatsapp_sender = sender
+def register_whatsapp_sender(sender: WhatsAppSender | None,
+                             ready: Callable[[Session, uuid.UUID], bool] | None = None) -> None:
+    """Let the inbox deliver codes by WhatsApp to a phone on file (None removes it); `ready` tells whether a
+    business has what it takes (a WhatsApp channel with a code template)."""
+    global _whatsapp_sender, _whatsapp_ready
+    _whatsapp_sender, _whatsapp_ready = sender, ready
 
 
-def whatsapp_available() -> bool:
-    """True once a WhatsApp sender is registered."""
-    return _whatsapp_sender is not None
+def whatsapp_available(session: Session | None = None, tenant_id: uuid.UUID | None = None) -> bool:
+    """True when codes can go by WhatsApp (for this business, when one is given)."""
+    if _whatsapp_sender is None:
+        return False
+    if _whatsapp_ready is None or session is None or tenant_id is None:
+        return True
+    return _whatsapp_ready(session, tenant_id)
 
 
 def deliver_code(session: Session, request: object, code: str, language: str,

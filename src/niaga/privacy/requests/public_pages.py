@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from starlette.background import BackgroundTask
 
 from niaga.db.base import utcnow
@@ -48,7 +48,7 @@ def _context(tenant: Tenant, **extra: Any) -> dict[str, Any]:
     return {"tenant": tenant, "kinds": [(k.value, notices.KIND_LABELS[k.value]) for k in RequestKind],
             "kind_labels": notices.KIND_LABELS, "status_labels": notices.STATUS_LABELS,
             "ground_labels": notices.GROUND_LABELS, "authority": notices.AUTHORITY,
-            "whatsapp": otp.whatsapp_available(), **extra}
+            "whatsapp": otp.whatsapp_available(object_session(tenant), tenant.id), **extra}
 
 
 def _unknown_business(request: Request) -> Response:
