@@ -295,11 +295,15 @@ def world(session, tenant_a, tenant_b, settings) -> World:  # noqa: ANN001
 
 
 IDENTITIES = ["anonymous", *(r.value for r in Role), "other-tenant-owner"]
+ENGINE_SENSITIVE = {"other-tenant-owner", "agent"}
 
 
 # One test per identity, so the workers of a parallel run share the matrix between them.
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_route_matrix_roles_and_tenants(app, session, database, world, settings, identity):
+    if database.dialect == "postgresql" and identity not in ENGINE_SENSITIVE:
+        pytest.skip("a role's permissions are decided in Python, the same on both engines; on PostgreSQL the "
+                    "matrix runs the identities whose answers come from queries (tenancy, record visibility)")
     _, csrf = csrf_pair(session)
     everyone: dict[str, User | None] = {"anonymous": None, **{r.value: u for r, u in world.users.items()},
                                         "other-tenant-owner": world.b.owner}

@@ -273,5 +273,6 @@ def test_every_step_is_audited_and_the_trail_holds_no_personal_values(visitor, c
     dump = repr([(e.details, e.target_id, e.client_ref) for e in events])
     for secret in (CUSTOMER_EMAIL, "3174012345678901", "Dewi", code):
         assert secret not in dump
-    trail = s.scalars(select(PrivacyRequestEvent).where(PrivacyRequestEvent.request_id == request.id)).all()
+    trail = s.scalars(select(PrivacyRequestEvent).where(PrivacyRequestEvent.request_id == request.id)
+                      .order_by(PrivacyRequestEvent.id)).all()
     assert [e.action for e in trail] == ["received", "verified"]
