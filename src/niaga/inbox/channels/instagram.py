@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.responses import Response
 
 from niaga.config import get_settings
 from niaga.db.base import utcnow
@@ -47,24 +46,6 @@ REASONS = {551: "This Instagram user cannot receive messages right now."}
 _ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
-def _load(body: bytes) -> dict:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedDelivery("not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedDelivery("not a JSON object")
-    return data
-
-
-def _list(value: Any) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedDelivery("a list was expected")
-    return value
-
-
 def _at(milliseconds: Any) -> datetime:
     if not isinstance(milliseconds, int | float) or isinstance(milliseconds, bool):
         return utcnow()
@@ -72,10 +53,6 @@ def _at(milliseconds: Any) -> datetime:
         return datetime.fromtimestamp(milliseconds / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         return utcnow()
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _party(event: dict, side: str) -> str | None:
@@ -90,41 +67,33 @@ def event_key(event: dict) -> str | None:
     Provider ids only: the key is stored in a column that must name no one (no IGSID in it)."""
     message, read = event.get("message"), event.get("read")
     reaction, postback = event.get("reaction"), event.get("postback")
-    if isinstance(message, dict) and _text(message.get("mid")):
+    if isinstance(message, dict) and meta.text_or_none(message.get("mid")):
         return f"{message['mid']}:deleted" if message.get("is_deleted") else message["mid"]
-    if isinstance(read, dict) and _text(read.get("mid")):
+    if isinstance(read, dict) and meta.text_or_none(read.get("mid")):
         return f"read:{read['mid']}"
-    if isinstance(reaction, dict) and _text(reaction.get("mid")):
+    if isinstance(reaction, dict) and meta.text_or_none(reaction.get("mid")):
         return f"reaction:{reaction['mid']}:{reaction.get('action')}:{event.get('timestamp')}"
-    if isinstance(postback, dict) and _text(postback.get("mid")):
+    if isinstance(postback, dict) and meta.text_or_none(postback.get("mid")):
         return f"postback:{postback['mid']}"
     return None
 
 
-class InstagramAdapter:
+class InstagramAdapter(meta.MetaWebhooks):
     """The Instagram messaging channel."""
 
     kind = "instagram"
 
-    def verify(self, channel: Channel, secrets: Mapping[str, Any], headers: Mapping[str, str], body: bytes) -> bool:
-        """Meta's X-Hub-Signature-256 over the raw bytes with the app secret."""
-        return meta.signature_valid(secrets, headers, body)
-
-    def handshake(self, channel: Channel, query: Mapping[str, str]) -> Response:
-        """Meta's subscription check (hub.mode / hub.verify_token / hub.challenge)."""
-        return meta.handshake(channel, query)
-
     def split(self, channel: Channel, body: bytes) -> list[DeliveryEvent]:
         """One event per messaging[] item, routed on the entry's Instagram account id."""
-        data = _load(body)
+        data = meta.load_delivery(body)
         if data.get("object") != "instagram":
             raise MalformedDelivery("not an Instagram delivery")
         events = []
-        for entry in _list(data.get("entry")):
+        for entry in meta.json_list(data.get("entry")):
             if not isinstance(entry, dict):
                 raise MalformedDelivery("entry is not an object")
             account = str(entry.get("id") or "") or None
-            for event in _list(entry.get("messaging")):
+            for event in meta.json_list(entry.get("messaging")):
                 if not isinstance(event, dict):
                     raise MalformedDelivery("messaging item is not an object")
                 key = event_key(event)
@@ -153,21 +122,21 @@ class InstagramAdapter:
             return [self._message(message, customer, at, echo)]
         reaction = event.get("reaction")
         if isinstance(reaction, dict):
-            emoji = _text(reaction.get("emoji")) if reaction.get("action") != "unreact" else None
+            emoji = meta.text_or_none(reaction.get("emoji")) if reaction.get("action") != "unreact" else None
             return [InboundMessage(provider_message_id=event_key(event), sender_id=customer, at=at, kind="reaction",
-                                   text=emoji, reply_to_provider_id=_text(reaction.get("mid")),
+                                   text=emoji, reply_to_provider_id=meta.text_or_none(reaction.get("mid")),
                                    content={"message_id": reaction.get("mid"), "emoji": emoji,
                                             "removed": emoji is None})]
         postback = event["postback"]
         return [InboundMessage(provider_message_id=event_key(event), sender_id=customer, at=at, kind="button",
-                               text=_text(postback.get("title")),
+                               text=meta.text_or_none(postback.get("title")),
                                content={"payload": postback.get("payload"), "text": postback.get("title")})]
 
     def _message(self, message: dict, customer: str, at: datetime, echo: bool) -> InboundMessage:
         item = InboundMessage(provider_message_id=message["mid"], sender_id=customer, at=at,
-                              text=_text(message.get("text")), outgoing=echo)
+                              text=meta.text_or_none(message.get("text")), outgoing=echo)
         reply_to = message.get("reply_to") if isinstance(message.get("reply_to"), dict) else {}
-        item.reply_to_provider_id = _text(reply_to.get("mid"))
+        item.reply_to_provider_id = meta.text_or_none(reply_to.get("mid"))
         if isinstance(reply_to.get("story"), dict):
             item.content = {"story_reply": True}
         kinds = []

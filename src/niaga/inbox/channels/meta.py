@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import threading
 import time
@@ -19,7 +20,7 @@ import httpx
 from fastapi.responses import PlainTextResponse, Response
 
 from niaga.config import get_settings
-from niaga.inbox.adapters import PermanentFailure, TemporaryFailure
+from niaga.inbox.adapters import MalformedDelivery, PermanentFailure, TemporaryFailure
 from niaga.inbox.models import Channel
 
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -58,6 +59,43 @@ def handshake(channel: Channel, query: Mapping[str, str]) -> Response:
     if not ok:
         return PlainTextResponse("Forbidden", status_code=403)
     return PlainTextResponse(challenge)
+
+
+def load_delivery(body: bytes) -> dict:
+    """A Meta webhook body as a JSON object; MalformedDelivery otherwise."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedDelivery("not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedDelivery("not a JSON object")
+    return data
+
+
+def json_list(value: Any) -> list:
+    """A list field of a delivery ([] when absent); MalformedDelivery when it is something else."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedDelivery("a list was expected")
+    return value
+
+
+def text_or_none(value: Any) -> str | None:
+    """A non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+class MetaWebhooks:
+    """What WhatsApp and Instagram share on the webhook side: the signature and the subscription handshake."""
+
+    def verify(self, channel: Channel, secrets: Mapping[str, Any], headers: Mapping[str, str], body: bytes) -> bool:
+        """Meta's X-Hub-Signature-256 over the raw bytes with the app secret."""
+        return signature_valid(secrets, headers, body)
+
+    def handshake(self, channel: Channel, query: Mapping[str, str]) -> Response:
+        """Meta's subscription check (hub.mode / hub.verify_token / hub.challenge)."""
+        return handshake(channel, query)
 
 
 # -- Graph API calls --------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from niaga.config import get_settings
@@ -75,26 +74,8 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-def _load(body: bytes) -> dict:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedDelivery("not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedDelivery("not a JSON object")
-    return data
-
-
 def _dump(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _list(value: Any) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedDelivery("a list was expected")
-    return value
 
 
 def _at(timestamp: Any) -> datetime:
@@ -118,35 +99,23 @@ def _hex_digest(value: Any) -> str:
     return raw.hex() if len(raw) == 32 else ""
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-class WhatsAppAdapter:
+class WhatsAppAdapter(meta.MetaWebhooks):
     """The WhatsApp Cloud API channel."""
 
     kind = "whatsapp"
-
-    def verify(self, channel: Channel, secrets: Mapping[str, Any], headers: Mapping[str, str], body: bytes) -> bool:
-        """Meta's X-Hub-Signature-256 over the raw bytes with the app secret."""
-        return meta.signature_valid(secrets, headers, body)
-
-    def handshake(self, channel: Channel, query: Mapping[str, str]) -> Response:
-        """Meta's subscription check (hub.mode / hub.verify_token / hub.challenge)."""
-        return meta.handshake(channel, query)
 
     # -- inbound --------------------------------------------------------------------------------
 
     def split(self, channel: Channel, body: bytes) -> list[DeliveryEvent]:
         """One event per message (its wamid) and per status ('<wamid>:<status>'), routed by phone_number_id."""
-        data = _load(body)
+        data = meta.load_delivery(body)
         if data.get("object") != "whatsapp_business_account":
             raise MalformedDelivery("not a WhatsApp Business delivery")
         events: list[DeliveryEvent] = []
-        for entry in _list(data.get("entry")):
+        for entry in meta.json_list(data.get("entry")):
             if not isinstance(entry, dict):
                 raise MalformedDelivery("entry is not an object")
-            for change in _list(entry.get("changes")):
+            for change in meta.json_list(entry.get("changes")):
                 if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
                     raise MalformedDelivery("change is not an object")
                 if change.get("field") != "messages":
@@ -157,16 +126,16 @@ class WhatsAppAdapter:
     def _split_value(self, value: dict) -> list[DeliveryEvent]:
         metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
         account = str(metadata.get("phone_number_id") or "") or None
-        contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+        contacts = [c for c in meta.json_list(value.get("contacts")) if isinstance(c, dict)]
         events = []
-        for message in _list(value.get("messages")):
-            if not isinstance(message, dict) or not _text(message.get("id")):
+        for message in meta.json_list(value.get("messages")):
+            if not isinstance(message, dict) or not meta.text_or_none(message.get("id")):
                 raise MalformedDelivery("message without an id")
             sender = message.get("from")
             own = [c for c in contacts if c.get("wa_id") == sender]
             events.append(DeliveryEvent(message["id"], _dump({"contacts": own, "message": message}), account))
-        for status in _list(value.get("statuses")):
-            if not isinstance(status, dict) or not _text(status.get("id")) or not _text(status.get("status")):
+        for status in meta.json_list(value.get("statuses")):
+            if not isinstance(status, dict) or not meta.text_or_none(status.get("id")) or not meta.text_or_none(status.get("status")):
                 raise MalformedDelivery("status without an id")
             events.append(DeliveryEvent(f"{status['id']}:{status['status']}", _dump({"status": status}), account))
         return events
@@ -199,24 +168,24 @@ class WhatsAppAdapter:
         if not isinstance(sender, str) or not sender.isdigit():
             return Unsupported("message without a sender")
         profile = next((c.get("profile") for c in contacts if isinstance(c, dict)), None)
-        name = _text(profile.get("name")) if isinstance(profile, dict) else None
+        name = meta.text_or_none(profile.get("name")) if isinstance(profile, dict) else None
         context = message.get("context") if isinstance(message.get("context"), dict) else {}
         item = InboundMessage(provider_message_id=message["id"], sender_id=sender, at=_at(message.get("timestamp")),
                               sender_name=name, sender_phone=f"+{sender}",
-                              reply_to_provider_id=_text(context.get("id")))
+                              reply_to_provider_id=meta.text_or_none(context.get("id")))
         kind = message.get("type")
         body = message.get(kind) if isinstance(kind, str) and isinstance(message.get(kind), dict) else {}
         if kind == "text":
-            item.text = _text(body.get("body"))
-        elif kind in MEDIA_KINDS and _text(body.get("id")):
-            item.kind, item.text = kind, _text(body.get("caption"))
-            item.media = [MediaRef(ref=body["id"], content_type=_text(body.get("mime_type")) or "",
-                                   filename=_text(body.get("filename")) or "", sha256=_hex_digest(body.get("sha256")))]
+            item.text = meta.text_or_none(body.get("body"))
+        elif kind in MEDIA_KINDS and meta.text_or_none(body.get("id")):
+            item.kind, item.text = kind, meta.text_or_none(body.get("caption"))
+            item.media = [MediaRef(ref=body["id"], content_type=meta.text_or_none(body.get("mime_type")) or "",
+                                   filename=meta.text_or_none(body.get("filename")) or "", sha256=_hex_digest(body.get("sha256")))]
             item.content = {k: body[k] for k in ("voice", "animated") if k in body} or None
         elif kind == "location":
             item.kind = "location"
             item.content = {k: body[k] for k in ("latitude", "longitude", "name", "address", "url") if k in body}
-            item.text = ", ".join(p for p in (_text(body.get("name")), _text(body.get("address"))) if p) or None
+            item.text = ", ".join(p for p in (meta.text_or_none(body.get("name")), meta.text_or_none(body.get("address"))) if p) or None
         elif kind == "contacts":
             shared = [c for c in message.get("contacts") or [] if isinstance(c, dict)]
             item.kind, item.content = "contacts", {"contacts": shared}
@@ -228,15 +197,15 @@ class WhatsAppAdapter:
             item.kind = "interactive"
             item.content = {"type": reply_type, **{k: reply[k] for k in ("id", "title", "description", "body",
                                                                           "response_json") if k in reply}}
-            item.text = _text(reply.get("title")) or _text(reply.get("body"))
+            item.text = meta.text_or_none(reply.get("title")) or meta.text_or_none(reply.get("body"))
         elif kind == "button":
-            item.kind, item.text = "button", _text(body.get("text"))
+            item.kind, item.text = "button", meta.text_or_none(body.get("text"))
             item.content = {"payload": body.get("payload"), "text": body.get("text")}
         elif kind == "reaction":
-            emoji = _text(body.get("emoji"))
+            emoji = meta.text_or_none(body.get("emoji"))
             item.kind, item.text = "reaction", emoji
             item.content = {"message_id": body.get("message_id"), "emoji": emoji, "removed": emoji is None}
-            item.reply_to_provider_id = _text(body.get("message_id"))
+            item.reply_to_provider_id = meta.text_or_none(body.get("message_id"))
         else:
             item.kind = "unsupported"
             note = UNSUPPORTED_NOTES.get(kind, UNSUPPORTED_NOTES["unsupported"])
@@ -244,7 +213,7 @@ class WhatsAppAdapter:
             item.content = {"type": kind, "note": note, **({"order": body} if kind == "order" else {})}
             if errors:
                 item.content["error"] = meta.scrub(str(errors[0].get("title") or errors[0].get("message") or ""))
-            item.text = _text(body.get("body")) if kind == "system" else None
+            item.text = meta.text_or_none(body.get("body")) if kind == "system" else None
         return item
 
     def fetch_media(self, channel: Channel, secrets: Mapping[str, Any], media: MediaRef) -> tuple[bytes, str, str]:
@@ -271,7 +240,7 @@ class WhatsAppAdapter:
         expected = _hex_digest(info.get("sha256"))
         if expected and hashlib.sha256(data).hexdigest() != expected:
             raise TemporaryFailure("media checksum mismatch")
-        content_type = _text(info.get("mime_type")) or media.content_type or served_type
+        content_type = meta.text_or_none(info.get("mime_type")) or media.content_type or served_type
         return data, content_type, media.filename or _default_name(content_type)
 
     # -- outbound -------------------------------------------------------------------------------
