@@ -14,8 +14,10 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.support.local_fake import LocalFakeServer
 
 PUSH_KEYS = {"to", "messages", "notificationDisabled", "customAggregationUnits"}
 
@@ -31,7 +33,7 @@ class Recorded:
 
 
 @dataclass
-class FakeLine:
+class FakeLine(LocalFakeServer):
     """The fake server; use as a context manager."""
 
     token: str = "line-channel-access-token-for-tests-0123456789"
@@ -42,45 +44,6 @@ class FakeLine:
     _failures: list[str] = field(default_factory=list)
     _next_id: int = 700000000000
     _release: threading.Event = field(default_factory=threading.Event)
-
-    def start(self) -> Self:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def fail_next(self, count: int, mode: str) -> None:
-        """The next `count` calls answer 429, 500, or hang until the client gives up."""
-        assert mode in ("429", "500", "hang")
-        self._failures.extend([mode] * count)
 
     # -- request handling ---------------------------------------------------------------------------------
     def _reply(self, handler: BaseHTTPRequestHandler, status: int, body: Any, *, raw: bytes | None = None,

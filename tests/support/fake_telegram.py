@@ -13,8 +13,10 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.support.local_fake import LocalFakeServer
 
 SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 SEND_KEYS = {"chat_id", "text", "parse_mode", "reply_parameters", "disable_notification"}
@@ -31,7 +33,7 @@ class Recorded:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LocalFakeServer):
     """The fake server; use as a context manager or call start()/stop()."""
 
     token: str = "7001234567:AAHfakeTokenForTestsOnly_abcdefghijk"
@@ -43,46 +45,6 @@ class FakeTelegram:
     _failures: list[str] = field(default_factory=list)
     _next_message_id: int = 500
     _release: threading.Event = field(default_factory=threading.Event)
-
-    def start(self) -> FakeTelegram:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def fail_next(self, count: int, mode: str) -> None:
-        """The next `count` calls answer 429 (with retry_after), 500, or hang until the client gives up."""
-        assert mode in ("429", "500", "hang")
-        self._failures.extend([mode] * count)
 
     def add_file(self, file_id: str, path: str, data: bytes) -> None:
         self.files[file_id] = (path, data)
