@@ -132,3 +132,15 @@ def test_session_device_fields_are_sealed_too(session, settings, passwords):
     assert b"203.0.113.7" not in raw
     session.expire_all()
     assert session.get(StaffSession, (world.tenant_id, row.id)).ip_address == "203.0.113.7"
+
+
+def test_a_personal_field_cannot_hide_the_link_to_the_persons_key():
+    import pytest as _pytest
+
+    from niaga.privacy.fields import Category, Purpose, Retention, personal
+
+    with _pytest.raises(RuntimeError) as refused:  # Python wraps errors raised by __set_name__
+        class EmailThread:  # noqa: F841 - declaring it is the test
+            __tablename__ = "email_threads_test"
+            subject = personal(Category.COMMUNICATION, [Purpose.U1], retention=Retention.RELATIONSHIP)
+    assert "cannot be called 'subject'" in str(refused.value.__cause__)

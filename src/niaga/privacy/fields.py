@@ -167,6 +167,8 @@ class PersonalAttribute:
         self.spec: FieldSpec | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
+        if name == "subject":  # SubjectOwned.subject is the link to the person's key; a field may not hide it
+            raise TypeError(f"{owner.__name__}: a personal field cannot be called 'subject'; choose another name")
         self.name = name
         self.sealed_attr = f"{name}_sealed"
         table = owner.__dict__.get("__tablename__")
@@ -192,7 +194,7 @@ class PersonalAttribute:
             return None
         subject = state.get("subject", _MISSING)
         if subject is _MISSING:
-            subject = _data_subject(obj)
+            subject = obj.subject
         if subject is not None and _wrapped_key(subject) is None:
             # Checked before the per-object cache: a value read before an erasure in the same session
             # must not outlive the key.
@@ -267,19 +269,6 @@ class SubjectOwned:
         )
 
 
-def _data_subject(obj: Any) -> Any:
-    """The row's DataSubject. A table with a personal column of its own named 'subject' (an email subject
-    line) hides the mixin's relationship of that name, so its key holder is loaded by id instead."""
-    if not isinstance(type(obj).__dict__.get("subject"), PersonalAttribute):
-        return obj.subject
-    session = object_session(obj)
-    if session is None or obj.subject_id is None:
-        return None
-    from niaga.privacy.models import DataSubject
-
-    return session.get(DataSubject, (obj.tenant_id, obj.subject_id))
-
-
 def subject_fk() -> ForeignKeyConstraint:
     """The tenant-inclusive foreign key from a SubjectOwned table to data_subjects."""
     return ForeignKeyConstraint(["tenant_id", "subject_id"], ["data_subjects.tenant_id", "data_subjects.id"])
@@ -317,7 +306,7 @@ def _vault() -> Any:
 
 
 def _open(obj: Any, attr: PersonalAttribute, sealed: bytes, subject: Any = None) -> Any:
-    subject = subject if subject is not None else _data_subject(obj)
+    subject = subject if subject is not None else obj.subject
     if subject is None:
         return ERASED
     wrapped = _wrapped_key(subject)
@@ -396,7 +385,7 @@ def _seal(session: Session, obj: Any, pending: dict[str, Any], entries: list[tup
         obj.id = new_id()
     subject = state.get("subject", _MISSING)
     if subject is _MISSING:
-        subject = _data_subject(obj)
+        subject = obj.subject
     if subject is None and obj.subject_id is not None:
         from niaga.privacy.models import DataSubject
 
