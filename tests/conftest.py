@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
@@ -92,6 +93,14 @@ class BoundDatabase(Database):
         return Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        session = self.session()
+        try:
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         session = self.session()
         try:
@@ -141,6 +150,39 @@ def app(settings: Settings, database: BoundDatabase):  # noqa: ANN201
 def client(app) -> Iterator[TestClient]:  # noqa: ANN001
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@dataclass
+class FreshDatabase:
+    """A migrated database whose commits are real (for raw-storage, backup and CLI tests)."""
+
+    engine_name: str
+    url: str
+    database: Database
+    sqlite_path: Path | None = None
+    pg: PostgresServer | None = None
+    pg_name: str | None = None
+
+
+@pytest.fixture(params=ENGINES)
+def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshDatabase]:
+    """A new database of each engine, migrated, dropped at the end."""
+    if request.param == "sqlite":
+        path = tmp_path / "fresh" / "niaga.db"
+        url = f"sqlite:///{path}"
+        fresh = FreshDatabase("sqlite", url, Database.from_url(url), sqlite_path=path)
+    else:
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        name = f"niaga_fresh_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(name)
+        fresh = FreshDatabase("postgresql", url, Database.from_url(url), pg=server, pg_name=name)
+    migrate.upgrade(fresh.database.engine)
+    yield fresh
+    fresh.database.dispose()
+    if fresh.pg is not None:
+        with psycopg.connect(f"host=127.0.0.1 port={fresh.pg.port} user=niaga dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{fresh.pg_name}" WITH (FORCE)')
 
 
 # -- factories --------------------------------------------------------------------------------------

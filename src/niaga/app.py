@@ -18,6 +18,7 @@ from niaga.inbox import privacy_codes as _privacy_codes  # noqa: F401 - privacy-
 from niaga.inbox import service as _inbox_service  # noqa: F401 - registers the timeline source
 from niaga.inbox.broadcast_pages import unsubscribe_router
 from niaga.inbox.webchat_routes import router as webchat_router
+from niaga.inbox.webhooks import receiver as webhook_receiver
 from niaga.inbox.webhooks import router as webhook_router
 from niaga.kit.logging import configure_logging
 from niaga.privacy.keys import provider_from_settings
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(api_router)
     app.include_router(page_router)
     app.include_router(webhook_router)
+    app.include_router(webhook_receiver)  # deliveries: stored by the group commit, not the request transaction
     app.include_router(unsubscribe_router)  # public, token-authorised, one-click capable: no form CSRF
     app.include_router(webchat_router)  # public widget endpoints: no page CSRF, CORS per channel
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -1,4 +1,4 @@
-"""Fixtures for the privacy kernel: committed databases on disk, vault swapping, Indonesian people."""
+"""Fixtures for the privacy kernel: vault swapping, Indonesian people (committed databases: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,15 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-import psycopg
 
 from niaga.config import Settings
-from niaga.db import migrate
-from niaga.db.engine import Database
 from niaga.identity import staff
 from niaga.identity.models import User
 from niaga.identity.passwords import Passwords
 from niaga.identity.permissions import Role
-from tests.conftest import ENGINES, PASSWORD, make_tenant
-from tests.support.pg import PostgresServer
+from tests.conftest import PASSWORD, make_tenant
 
 
 @pytest.fixture
@@ -35,39 +30,6 @@ def keep_vault() -> Iterator[None]:
     vault_module._vault = saved
     root.handlers[:] = handlers
     root.setLevel(level)
-
-
-@dataclass
-class FreshDatabase:
-    """A migrated database whose commits are real (for raw-storage, backup and CLI tests)."""
-
-    engine_name: str
-    url: str
-    database: Database
-    sqlite_path: Path | None = None
-    pg: PostgresServer | None = None
-    pg_name: str | None = None
-
-
-@pytest.fixture(params=ENGINES)
-def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshDatabase]:
-    """A new database of each engine, migrated, dropped at the end."""
-    if request.param == "sqlite":
-        path = tmp_path / "fresh" / "niaga.db"
-        url = f"sqlite:///{path}"
-        fresh = FreshDatabase("sqlite", url, Database.from_url(url), sqlite_path=path)
-    else:
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"niaga_fresh_{uuid.uuid4().hex[:12]}"
-        url = server.create_database(name)
-        fresh = FreshDatabase("postgresql", url, Database.from_url(url), pg=server, pg_name=name)
-    migrate.upgrade(fresh.database.engine)
-    yield fresh
-    fresh.database.dispose()
-    if fresh.pg is not None:
-        with psycopg.connect(f"host=127.0.0.1 port={fresh.pg.port} user=niaga dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{fresh.pg_name}" WITH (FORCE)')
 
 
 @dataclass

@@ -10,6 +10,7 @@ retry can never be mistaken for a duplicate and the file is never lost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import uuid
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from niaga.crm.contacts import service as contacts
@@ -73,39 +75,61 @@ def _sibling(session: Session, channel: Channel, account_ref: str | None) -> Cha
         Channel.account_ref == account_ref, Channel.active.is_(True)))
 
 
-def store_events(session: Session, channel: Channel, events: list[DeliveryEvent]) -> StoredDelivery:
-    """Store new events (sealed) and skip those seen before; enqueue their processing after commit."""
-    from niaga.inbox.tasks import process_inbound_job
-    from niaga.worker import enqueue_after_commit
+def prepare_events(session: Session, channel: Channel, events: list[DeliveryEvent]) -> tuple[list[dict], int]:
+    """The `inbound_events` rows (sealed) for a delivery's events, and how many name no channel of ours.
 
-    stored: list[uuid.UUID] = []
-    duplicates = unrouted = 0
+    Reads only: the webhook prepares outside the write transaction, so that many deliveries can then be
+    written under one lock (see inbox/group_commit.py).
+    """
+    rows: list[dict] = []
+    unrouted = 0
     for event in events:
         target = _sibling(session, channel, event.account_ref)
         if target is None:
             unrouted += 1
             continue
-        seen = session.scalar(select(InboundEvent.id).where(
-            InboundEvent.tenant_id == target.tenant_id, InboundEvent.channel_id == target.id,
-            InboundEvent.provider_event_id == event.event_id))
-        if seen is not None:
-            duplicates += 1
-            continue
         event_id = new_id()
-        row = InboundEvent(tenant_id=target.tenant_id, id=event_id, channel_id=target.id,
-                           provider_event_id=event.event_id[:250],
-                           payload_sealed=channel_secrets.seal_payload(session, target.tenant_id, event_id,
-                                                                       event.payload))
-        try:
-            with session.begin_nested():  # a concurrent delivery of the same event: the unique index decides
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            duplicates += 1
-            continue
-        stored.append(event_id)
-        enqueue_after_commit(session, process_inbound_job, str(target.tenant_id), str(event_id))
-    return StoredDelivery(stored, duplicates, unrouted)
+        rows.append({"tenant_id": target.tenant_id, "id": event_id, "channel_id": target.id,
+                     "provider_event_id": event.event_id[:250],
+                     "payload_sealed": channel_secrets.seal_payload(session, target.tenant_id, event_id,
+                                                                    event.payload)})
+    return rows, unrouted
+
+
+def insert_new_events(session: Session, rows: list[dict]) -> list[bool]:
+    """Insert each row unless its provider id was stored before (the unique index decides); True if new.
+
+    INSERT … ON CONFLICT DO NOTHING for all rows at once, no savepoints: a concurrent delivery of the
+    same event simply inserts nothing, and RETURNING says which rows went in (the row count is no guide:
+    psycopg reports -1 for it). The job of each new event is enqueued when the session commits.
+    """
+    from niaga.inbox.tasks import process_inbound_job
+    from niaga.worker import enqueue_after_commit
+
+    if not rows:
+        return []
+    connection = session.connection()
+    inserted = set(connection.execute(_insert_new_statement(connection.dialect.name), rows).scalars())
+    for row in rows:
+        if row["id"] in inserted:
+            enqueue_after_commit(session, process_inbound_job, str(row["tenant_id"]), str(row["id"]))
+    return [row["id"] in inserted for row in rows]
+
+
+@functools.cache
+def _insert_new_statement(dialect: str):  # noqa: ANN202 - an Insert of either dialect
+    # Built once: SQLAlchemy sends a list of rows as multi-row VALUES (“insertmanyvalues”), RETURNING included.
+    table = InboundEvent.__table__
+    dialect_insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return dialect_insert(table).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "provider_event_id"]).returning(table.c.id)
+
+
+def store_events(session: Session, channel: Channel, events: list[DeliveryEvent]) -> StoredDelivery:
+    """Store new events (sealed) and skip those seen before; enqueue their processing after commit."""
+    rows, unrouted = prepare_events(session, channel, events)
+    fresh = insert_new_events(session, rows)
+    return StoredDelivery([row["id"] for row, new in zip(rows, fresh) if new], fresh.count(False), unrouted)
 
 
 # -- processing ------------------------------------------------------------------------------------

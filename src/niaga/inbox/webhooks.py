@@ -1,25 +1,27 @@
 """Provider webhooks: /webhooks/<kind>/<channel key>, one URL per connected channel account.
 
 Verify first, on the raw bytes: a missing or wrong signature is answered 401 and nothing is stored. A
-valid delivery is cut into events, each stored (sealed) and deduplicated on the provider's id; the request
-commits, then answers 200 — the processing happens in a job. The channel key in the URL is random and
+valid delivery is cut into events, each sealed with no lock held, then stored and deduplicated on the provider's
+id by the group commit (group_commit.py); the 200 follows the commit — the processing happens in a job. The channel key in the URL is random and
 says which channel (and so which secret) to check against; it is no secret by itself.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from fastapi.routing import APIRoute
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from niaga.db.engine import Database
 from niaga.inbox import secrets as channel_secrets
 from niaga.inbox.adapters import MalformedDelivery, adapter_for
-from niaga.inbox.ingest import store_events
+from niaga.inbox.group_commit import group_commit
+from niaga.inbox.ingest import prepare_events
 from niaga.inbox.models import CHANNEL_KINDS, Channel
 from niaga.kit.errors import DomainError, NotFound, Unauthorized
 from niaga.kit.messages import Msg
@@ -28,6 +30,8 @@ from niaga.web.deps import PUBLIC, TransactionalRoute, db
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/webhooks", route_class=TransactionalRoute, include_in_schema=False)
+# Deliveries write through the group commit, not the request's own transaction (see group_commit.py).
+receiver = APIRouter(prefix="/webhooks", route_class=APIRoute, include_in_schema=False)
 
 
 class BadDelivery(DomainError):
@@ -37,11 +41,14 @@ class BadDelivery(DomainError):
     code = "malformed-delivery"
 
 
+_CHANNEL_BY_KEY = select(Channel).where(Channel.webhook_key == bindparam("key"))  # built once: every delivery asks
+
+
 def channel_for_webhook(session: Session, kind: str, key: str) -> Channel:
     """The active channel a webhook URL names; 404 for anything else (no hint which part was wrong)."""
     channel = None
     if kind in CHANNEL_KINDS and 16 <= len(key) <= 40:
-        channel = session.scalar(select(Channel).where(Channel.webhook_key == key))
+        channel = session.scalar(_CHANNEL_BY_KEY, {"key": key})
     if channel is None or channel.kind != kind or not channel.active:
         raise NotFound(Msg("No such channel."))
     return channel
@@ -72,8 +79,9 @@ def verify_subscription(kind: str, key: str, request: Request, session: Session 
     return handshake(channel, dict(request.query_params))
 
 
-def receive_delivery(session: Session, kind: str, key: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    """Check, split and store one delivery; returns counts for the acknowledgement."""
+def prepare_delivery(session: Session, kind: str, key: str, headers: dict[str, str], body: bytes
+                     ) -> tuple[list[dict], int]:
+    """Check and split one delivery; its sealed event rows and the count of events for no channel of ours."""
     channel = channel_for_webhook(session, kind, key)
     adapter = adapter_for(kind)
     secrets = channel_secrets.open_secrets(session, channel.tenant_id, channel.id, channel.secrets_sealed)
@@ -84,13 +92,19 @@ def receive_delivery(session: Session, kind: str, key: str, headers: dict[str, s
         events = adapter.split(channel, body)
     except MalformedDelivery:
         raise BadDelivery(Msg("This is not a delivery this channel understands.")) from None
-    result = store_events(session, channel, events)
-    return {"stored": len(result.stored), "duplicates": result.duplicates, "unrouted": result.unrouted}
+    return prepare_events(session, channel, events)
 
 
-@router.post("/{kind}/{key}", dependencies=[Depends(PUBLIC)])
-async def receive(kind: str, key: str, request: Request, session: Session = Depends(db)) -> Response:
-    """A provider's delivery: stored durably before the 200 (the request commits first)."""
+def _prepare(database: Database, kind: str, key: str, headers: dict[str, str], body: bytes) -> tuple[list[dict], int]:
+    with database.reading() as session:
+        return prepare_delivery(session, kind, key, headers, body)
+
+
+@receiver.post("/{kind}/{key}", dependencies=[Depends(PUBLIC)])
+async def receive(kind: str, key: str, request: Request) -> Response:
+    """A provider's delivery: checked with no lock held, then stored (group commit) before the 200."""
     body = await request.body()
-    counts = await run_in_threadpool(receive_delivery, session, kind, key, _headers(request), body)
-    return JSONResponse({"ok": True, **counts})
+    rows, unrouted = await run_in_threadpool(_prepare, request.app.state.database, kind, key, _headers(request), body)
+    fresh = await group_commit(request.app.state).store(rows)
+    return JSONResponse({"ok": True, "stored": fresh.count(True), "duplicates": fresh.count(False),
+                         "unrouted": unrouted})

@@ -13,7 +13,7 @@ import os
 import uuid
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from niaga.db.base import new_id, utcnow
@@ -30,6 +30,16 @@ def _tenant_aad(tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
 
 def _subject_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
     return f"niaga/subject-key/{tenant_id.hex}/{subject_id.hex}/{version}".encode()
+
+
+# Built once (asked by every transaction that seals something, e.g. each webhook delivery).
+_ACTIVE_TENANT_VERSION = (
+    select(TenantKey.version)
+    .where(TenantKey.tenant_id == bindparam("tenant_id"), TenantKey.purpose == bindparam("purpose"),
+           TenantKey.retired_at.is_(None))
+    .order_by(TenantKey.version.desc())
+    .limit(1)
+)
 
 
 class Vault:
@@ -61,12 +71,7 @@ class Vault:
         version = remembered.get((tenant_id, purpose))
         if version is not None:
             return version
-        version = session.scalar(
-            select(TenantKey.version)
-            .where(TenantKey.tenant_id == tenant_id, TenantKey.purpose == purpose, TenantKey.retired_at.is_(None))
-            .order_by(TenantKey.version.desc())
-            .limit(1)
-        )
+        version = session.scalar(_ACTIVE_TENANT_VERSION, {"tenant_id": tenant_id, "purpose": purpose})
         if version is None:
             raise KeyConfigError(f"tenant {tenant_id} has no active {purpose} key")
         remembered[(tenant_id, purpose)] = version

@@ -52,8 +52,15 @@ class TransactionalRoute(APIRoute):
             gate = request.app.state.write_gate
             if gate is None:
                 return await _transaction(request)
+            database = request.app.state.database
             async with gate:
-                return await _transaction(request)
+                # The gate orders this process's requests; the writer turn orders them with the worker's jobs.
+                turn = await run_in_threadpool(database.acquire_writer_turn)
+                try:
+                    with database.turn_held():  # for the threads below, and jobs run inline after commit
+                        return await _transaction(request)
+                finally:
+                    database.release_writer_turn(turn)
 
         async def _transaction(request: Request) -> Any:
             session = request.app.state.database.session()
