@@ -19,6 +19,7 @@ from niaga.inbox import service
 from niaga.inbox.channels import webchat
 from niaga.inbox.models import Channel
 from tests.conftest import api_token, bearer, browser_login
+from tests.support.fake_meta import encode, sign, wa_delivery, wa_message
 from tests.support.fake_telegram import FakeTelegram
 from tests.web.helpers import form_token
 
@@ -195,7 +196,7 @@ def test_page_edit_keeps_secrets_left_empty_and_switches_off(owner_page, client,
     session.commit()
     detail = f"/inbox/channels/{channel.id}"
     resp = _post(owner_page, detail, {"name": "WA Pusat", "phone_number_id": WA["phone_number_id"], "waba_id": "77",
-                                      "access_token": "", "app_secret": "rahasia-baru-789"}, detail)
+                                             "access_token": "", "app_secret": "rahasia-baru-789"}, detail).status_code == 303
     assert resp.status_code == 303
     session.refresh(channel)
     stored = service.channel_secrets_of(session, channel)
@@ -209,6 +210,23 @@ def test_page_edit_keeps_secrets_left_empty_and_switches_off(owner_page, client,
     assert _post(owner_page, f"{detail}/active", {"active": "on"}, detail).status_code == 303
     session.refresh(channel)
     assert channel.active is True
+
+
+def test_a_new_app_secret_or_switching_off_applies_to_the_very_next_delivery(owner_page, client, session, tenant_a):
+    channel, _ = __import__("niaga.inbox.channel_settings", fromlist=["create"]).create(
+        session, tenant_a.principal(), "whatsapp", "WhatsApp Toko", WA)
+    session.commit()
+    detail, url = f"/inbox/channels/{channel.id}", f"/webhooks/whatsapp/{channel.webhook_key}"
+    body = encode(wa_delivery(WA["phone_number_id"], messages=[wa_message("6281234567890", "text", {"body": "Halo"})]))
+    assert client.post(url, content=body, headers=sign(body, WA["app_secret"])).status_code == 200  # now known
+
+    assert _post(owner_page, detail, {"name": "WhatsApp Toko", "phone_number_id": WA["phone_number_id"], "waba_id": "77",
+                                      "access_token": "", "app_secret": "rahasia-baru-789"}, detail).status_code == 303
+    assert client.post(url, content=body, headers=sign(body, WA["app_secret"])).status_code == 401
+    assert client.post(url, content=body, headers=sign(body, "rahasia-baru-789")).json()["duplicates"] == 1
+
+    assert _post(owner_page, f"{detail}/active", {"active": "off"}, detail).status_code == 303
+    assert client.post(url, content=body, headers=sign(body, "rahasia-baru-789")).status_code == 404
 
 
 def test_page_refusals_show_the_form_again_without_secrets(owner_page, session, tenant_a):

@@ -16,13 +16,13 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from niaga.app import create_app
 from niaga.db.base import new_id
-from niaga.inbox import service
+from niaga.inbox import service, webhooks
 from niaga.inbox.group_commit import GroupCommit, StoreUnavailable
-from niaga.inbox.models import InboundEvent
+from niaga.inbox.models import Channel, InboundEvent
 from tests.conftest import make_settings, make_tenant
 from tests.support.fake_meta import APP_SECRET, encode, sign, wa_delivery, wa_message
 
@@ -113,6 +113,28 @@ def test_when_one_request_of_a_batch_cannot_be_stored_only_that_request_fails(fr
     assert isinstance(bad, StoreUnavailable) and bad.status == 503
     assert third == [True, False]  # its copy of A1 came after the first request's
     assert sorted(_events(fresh_db.database, tenant_id)) == ["wamid.A1", "wamid.A2", "wamid.C1"]
+
+
+def test_a_channel_switched_off_by_another_process_refuses_deliveries_once_the_short_window_has_passed(
+        fresh_db, world, monkeypatch):
+    settings, _tenant_id, channel = world
+    app = create_app(settings, fresh_db.database)
+    url = f"/webhooks/whatsapp/{channel.webhook_key}"
+    body = encode(wa_delivery(PHONE_ID, messages=[wa_message("6281233334444", "text", {"body": "Halo"})]))
+    clock = [1000.0]
+    monkeypatch.setattr(webhooks.time, "monotonic", lambda: clock[0])
+
+    async def deliver() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return (await client.post(url, content=body, headers=sign(body))).status_code
+
+    assert asyncio.run(deliver()) == 200
+    with fresh_db.database.engine.begin() as other_process:  # no ORM events: as another server process would
+        other_process.execute(update(Channel).where(Channel.id == channel.id).values(active=False))
+    assert asyncio.run(deliver()) == 200  # still within the window the settings are kept for
+    clock[0] += webhooks.RECEIVER_SECONDS + 0.1
+    assert asyncio.run(deliver()) == 404
 
 
 # -- the writer turn (SQLite) -----------------------------------------------------------------------------

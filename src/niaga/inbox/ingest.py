@@ -66,9 +66,14 @@ class StoredDelivery:
     unrouted: int  # events for an account of no channel of this tenant
 
 
+def for_this_channel(channel: Channel, account_ref: str | None) -> bool:
+    """True when an event is for the webhook's own channel (not another account behind the same app)."""
+    return not account_ref or account_ref == channel.account_ref or not channel.account_ref
+
+
 def _sibling(session: Session, channel: Channel, account_ref: str | None) -> Channel | None:
     """The tenant's channel an event is for: the webhook's own, or another account behind the same app."""
-    if not account_ref or account_ref == channel.account_ref or not channel.account_ref:
+    if for_this_channel(channel, account_ref):
         return channel
     return session.scalar(select(Channel).where(
         Channel.tenant_id == channel.tenant_id, Channel.kind == channel.kind,
@@ -88,12 +93,17 @@ def prepare_events(session: Session, channel: Channel, events: list[DeliveryEven
         if target is None:
             unrouted += 1
             continue
-        event_id = new_id()
-        rows.append({"tenant_id": target.tenant_id, "id": event_id, "channel_id": target.id,
-                     "provider_event_id": event.event_id[:250],
-                     "payload_sealed": channel_secrets.seal_payload(session, target.tenant_id, event_id,
-                                                                    event.payload)})
+        rows.append(event_row(target, event, channel_secrets.payload_key(session, target.tenant_id)))
     return rows, unrouted
+
+
+def event_row(channel: Channel, event: DeliveryEvent, version_key: tuple[int, bytes]) -> dict:
+    """The `inbound_events` row of one event for `channel`, its payload sealed under the given tenant key."""
+    event_id = new_id()
+    return {"tenant_id": channel.tenant_id, "id": event_id, "channel_id": channel.id,
+            "provider_event_id": event.event_id[:250],
+            "payload_sealed": channel_secrets.seal_payload_under(version_key, channel.tenant_id, event_id,
+                                                                 event.payload)}
 
 
 def insert_new_events(session: Session, rows: list[dict]) -> list[bool]:

@@ -41,11 +41,22 @@ def open_secrets(session: Session, tenant_id: uuid.UUID, channel_id: uuid.UUID, 
     return json.loads(open_sealed(key, blob[_HEADER.size:], _aad(tenant_id, channel_id)))
 
 
-def seal_payload(session: Session, tenant_id: uuid.UUID, event_id: uuid.UUID, payload: bytes) -> bytes:
-    """Seal a raw provider delivery until it is processed."""
+def payload_key(session: Session, tenant_id: uuid.UUID) -> tuple[int, bytes]:
+    """(version, key) of the tenant data key that seals raw deliveries now."""
     vault = get_vault()
     version = vault._active_tenant_version(session, tenant_id, "data")
-    key = vault.tenant_key(session, tenant_id, "data", version)
+    return version, vault.tenant_key(session, tenant_id, "data", version)
+
+
+def seal_payload(session: Session, tenant_id: uuid.UUID, event_id: uuid.UUID, payload: bytes) -> bytes:
+    """Seal a raw provider delivery until it is processed."""
+    return seal_payload_under(payload_key(session, tenant_id), tenant_id, event_id, payload)
+
+
+def seal_payload_under(version_key: tuple[int, bytes], tenant_id: uuid.UUID, event_id: uuid.UUID,
+                       payload: bytes) -> bytes:
+    """Seal a raw delivery under a tenant data key already at hand ((version, key) from `payload_key`)."""
+    version, key = version_key
     return _HEADER.pack(1, version) + seal(key, payload, f"niaga/inbound/{tenant_id.hex}/{event_id.hex}".encode())
 
 

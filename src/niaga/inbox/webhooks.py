@@ -1,27 +1,31 @@
 """Provider webhooks: /webhooks/<kind>/<channel key>, one URL per connected channel account.
 
 Verify first, on the raw bytes: a missing or wrong signature is answered 401 and nothing is stored. A
-valid delivery is cut into events, each sealed with no lock held, then stored and deduplicated on the provider's
-id by the group commit (group_commit.py); the 200 follows the commit — the processing happens in a job. The channel key in the URL is random and
-says which channel (and so which secret) to check against; it is no secret by itself.
+valid delivery is cut into events, each sealed with no lock held, then stored and deduplicated on the
+provider's id by the group commit (group_commit.py); the 200 follows the commit — the processing happens
+in a job. The channel key in the URL is random and says which channel (and so which secret) to check
+against; it is no secret by itself.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, object_session
 
 from niaga.db.engine import Database
 from niaga.inbox import secrets as channel_secrets
 from niaga.inbox.adapters import MalformedDelivery, adapter_for
 from niaga.inbox.group_commit import group_commit
-from niaga.inbox.ingest import prepare_events
+from niaga.inbox.ingest import event_row, for_this_channel, prepare_events
 from niaga.inbox.models import CHANNEL_KINDS, Channel
 from niaga.kit.errors import DomainError, NotFound, Unauthorized
 from niaga.kit.messages import Msg
@@ -79,32 +83,87 @@ def verify_subscription(kind: str, key: str, request: Request, session: Session 
     return handshake(channel, dict(request.query_params))
 
 
-def prepare_delivery(session: Session, kind: str, key: str, headers: dict[str, str], body: bytes
+# -- deliveries -------------------------------------------------------------------------------------------
+# What checking and sealing a delivery needs of its channel is kept for a moment, so that a burst of
+# deliveries does not read the channel, open its secrets and ask for the tenant's key version each time. A
+# change to a channel in this process forgets it at once; one made by another process shows within this.
+RECEIVER_SECONDS = 2.0
+_MAX_RECEIVERS = 1024
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """One channel's webhook settings as a delivery needs them (a detached channel, never written)."""
+
+    channel: Channel
+    secrets: dict[str, Any]
+    version_key: tuple[int, bytes]  # the tenant data key that seals raw deliveries
+    until: float
+
+
+_receivers: dict[str, Receiver] = {}
+
+
+def _receiver(database: Database, kind: str, key: str) -> Receiver:
+    kept = _receivers.get(key)
+    if kept is not None and kept.until > time.monotonic() and kept.channel.kind == kind:
+        return kept
+    with database.reading() as session:
+        channel = channel_for_webhook(session, kind, key)
+        kept = Receiver(channel, channel_secrets.open_secrets(session, channel.tenant_id, channel.id,
+                                                              channel.secrets_sealed),
+                        channel_secrets.payload_key(session, channel.tenant_id), time.monotonic() + RECEIVER_SECONDS)
+    if len(_receivers) >= _MAX_RECEIVERS:
+        _receivers.clear()
+    _receivers[key] = kept
+    return kept
+
+
+def forget_receivers() -> None:
+    """Drop every kept channel setting (a channel changed)."""
+    _receivers.clear()
+
+
+@event.listens_for(Channel, "after_update")
+@event.listens_for(Channel, "after_delete")
+def _channel_changed(_mapper, _connection, channel: Channel) -> None:  # noqa: ANN001
+    forget_receivers()
+    session = object_session(channel)
+    if session is not None:
+        session.info["niaga_channels_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # Again once committed: a delivery may have read the old row between the flush and the commit.
+    if session.info.pop("niaga_channels_changed", False):
+        forget_receivers()
+
+
+def prepare_delivery(database: Database, kind: str, key: str, headers: dict[str, str], body: bytes
                      ) -> tuple[list[dict], int]:
     """Check and split one delivery; its sealed event rows and the count of events for no channel of ours."""
-    channel = channel_for_webhook(session, kind, key)
-    adapter = adapter_for(kind)
-    secrets = channel_secrets.open_secrets(session, channel.tenant_id, channel.id, channel.secrets_sealed)
-    if not adapter.verify(channel, secrets, headers, body):
+    receiver_ = _receiver(database, kind, key)
+    channel, adapter = receiver_.channel, adapter_for(kind)
+    if not adapter.verify(channel, receiver_.secrets, headers, body):
         log.warning("webhook refused: bad or missing signature", extra={"channel_kind": kind})
         raise Unauthorized(Msg("The signature is missing or wrong."))
     try:
         events = adapter.split(channel, body)
     except MalformedDelivery:
         raise BadDelivery(Msg("This is not a delivery this channel understands.")) from None
-    return prepare_events(session, channel, events)
-
-
-def _prepare(database: Database, kind: str, key: str, headers: dict[str, str], body: bytes) -> tuple[list[dict], int]:
-    with database.reading() as session:
-        return prepare_delivery(session, kind, key, headers, body)
+    if all(for_this_channel(channel, e.account_ref) for e in events):
+        return [event_row(channel, e, receiver_.version_key) for e in events], 0
+    with database.reading() as session:  # some are for other accounts behind the same app
+        return prepare_events(session, channel, events)
 
 
 @receiver.post("/{kind}/{key}", dependencies=[Depends(PUBLIC)])
 async def receive(kind: str, key: str, request: Request) -> Response:
     """A provider's delivery: checked with no lock held, then stored (group commit) before the 200."""
     body = await request.body()
-    rows, unrouted = await run_in_threadpool(_prepare, request.app.state.database, kind, key, _headers(request), body)
+    rows, unrouted = await run_in_threadpool(prepare_delivery, request.app.state.database, kind, key,
+                                             _headers(request), body)
     fresh = await group_commit(request.app.state).store(rows)
     return JSONResponse({"ok": True, "stored": fresh.count(True), "duplicates": fresh.count(False),
                          "unrouted": unrouted})
