@@ -12,6 +12,9 @@ random master key. Figures:
    without blind indexes, and (d) sqlalchemy-utils `StringEncryptedType(AesGcmEngine)` with one global key.
    niaga also creates one data subject (its own wrapped key) per contact, as the CRM does. Reads start
    with an empty key cache, as in a new process. Best of several runs; ratios are against plain text.
+2b. `storage_floor`: what SQLite alone spends per contact on niaga's rows (contact, data subject, five
+   blind-index entries) vs the plaintext row, written by the driver from prepared values and read back: a
+   floor under niaga's extra cost on this engine, against the 1.3 target's budget.
 3. `lookup`: one contact by email at 100k and 1M contacts: through the blind index (one statement, then
    decrypting the row found), a plain indexed column, and decrypting and scanning every row; the
    `blind_index_ids_only` figure is the index probe alone (HMAC + index search, no row loaded). The large tables are
@@ -27,7 +30,8 @@ the indexes niaga maintains (email and phone unique per tenant, as the CRM decla
 indexed), niaga's bench model declares email and phone unique as the CRM does, and the sqlalchemy-utils
 model gets the same indexes as the plaintext one; every timed ORM run starts from a collected heap; lookups
 alternate between methods in blocks of 25. `--clock cpu` times this process's CPU instead of wall time, for
-a machine shared with other work.
+a machine shared with other work. Before the ORM runs the start-up heap is frozen, as `niaga serve` and
+`niaga worker` do once started (`--unsettled-heap` leaves it, for comparison).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from niaga.db import migrate  # noqa: E402
 from niaga.db.base import UTCDateTime, new_id, utcnow  # noqa: E402
 from niaga.db.engine import make_engine  # noqa: E402
 from niaga.identity.models import Tenant  # noqa: E402
+from niaga.kit.heap import settle_heap  # noqa: E402
 from niaga.privacy import blind_index, erasure  # noqa: E402
 from niaga.privacy.audit import Actor  # noqa: E402
 from niaga.privacy.fields import (  # noqa: E402
@@ -274,6 +279,84 @@ def bench_orm(engine, vault, n: int, repeats: int) -> dict:  # noqa: ANN001
     return out
 
 
+# -- 2b. the storage floor ---------------------------------------------------------------------------
+def _driver_rows(engine, table, rows: list[dict]) -> tuple[str, list[tuple]]:  # noqa: ANN001
+    """(SQL, parameter tuples) for a driver-level executemany, bind-processed before any timing."""
+    compiled = insert(table).compile(dialect=engine.dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup)
+    processors = {n: table.c[n].type.bind_processor(engine.dialect) for n in names}
+    return compiled.string, [tuple(processors[n](r[n]) if processors[n] else r[n] for n in names) for r in rows]
+
+
+def bench_storage_floor(engine, vault, n: int, plain_orm_us: float) -> dict:  # noqa: ANN001
+    """What SQLite alone spends per contact storing niaga's rows vs the plaintext row (no Python, no ORM).
+
+    The same rows the ORM writes — niaga: the contact with three sealed values, its data subject, and its five
+    blind-index entries (email, phone, three name words); plaintext: one row — inserted by the driver's
+    executemany from values prepared beforehand (the commit, one either way, not timed), then read back
+    (niaga's read joins the subject).
+    The difference is a floor under niaga's extra cost on this engine, whatever the Python above it does.
+    """
+    tenant_id = new_tenant(engine, vault)
+    sealed = lambda size: os.urandom(size)  # noqa: E731 - ciphertexts are random bytes of the sealed sizes
+    now = utcnow()
+    plain, contacts, subjects, entries = [], [], [], []
+    for i in range(n):
+        values, cid, sid = person(i), new_id(), new_id()
+        plain.append({"tenant_id": tenant_id, "id": new_id(), "created_at": now, **values})
+        subjects.append({"tenant_id": tenant_id, "id": sid, "kind": "contact", "key_version": 1,
+                         "tenant_key_version": 1, "key_wrapped": sealed(60), "created_at": now})
+        contacts.append({"tenant_id": tenant_id, "id": cid, "subject_id": sid, "city": values["city"], "created_at": now,
+                         **{c: sealed(len(values[c]) + 33) for c in ("full_name", "email", "phone")}})
+        for field, count in (("bench_sealed_contacts.email", 1), ("bench_sealed_contacts.phone", 1),
+                             ("bench_sealed_contacts.full_name", 3)):
+            for _ in range(count):
+                entries.append({"tenant_id": tenant_id, "field": field, "row_id": cid, "digest": os.urandom(32),
+                                "subject_id": sid, "is_unique": field != "bench_sealed_contacts.full_name"})
+    plain_sql = _driver_rows(engine, PlainContact.__table__, plain)
+    niaga_sql = [_driver_rows(engine, DataSubject.__table__, subjects),
+                 _driver_rows(engine, SealedContact.__table__, contacts),
+                 _driver_rows(engine, BlindIndexEntry.__table__, entries)]
+    tid = sa.Uuid().bind_processor(engine.dialect)(tenant_id)
+    reads = {"plain": ("SELECT * FROM bench_plain_contacts WHERE tenant_id = ?", ),
+             "niaga": ("SELECT c.*, s.key_wrapped FROM bench_sealed_contacts c JOIN data_subjects s "
+                       "ON s.tenant_id = c.tenant_id AND s.id = c.subject_id WHERE c.tenant_id = ?", )}
+
+    def store(statements) -> float:  # noqa: ANN001
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            gc.collect()
+            cursor.execute("BEGIN IMMEDIATE")
+            start = CLOCK["now"]()
+            for sql, params in statements:
+                cursor.executemany(sql, params)
+            elapsed = CLOCK["now"]() - start
+            cursor.execute("COMMIT")  # one commit either way: left out, it is mostly the disk's time
+            return elapsed
+        finally:
+            raw.close()
+
+    def read(sql: str) -> float:
+        raw = engine.raw_connection()
+        try:
+            start = CLOCK["now"]()
+            rows = raw.cursor().execute(sql, (tid,)).fetchall()
+            assert len(rows) == n
+            return CLOCK["now"]() - start
+        finally:
+            raw.close()
+
+    plain_us = (store([plain_sql]) + read(reads["plain"][0])) / n * 1e6
+    niaga_us = (store(niaga_sql) + read(reads["niaga"][0])) / n * 1e6
+    budget = 0.3 * plain_orm_us
+    return {"contacts": n, "plain_us_per_contact": round(plain_us, 1), "niaga_us_per_contact": round(niaga_us, 1),
+            "extra_us_per_contact": round(niaga_us - plain_us, 1),
+            "plain_orm_create_read_us_per_contact": round(plain_orm_us, 1),
+            "budget_for_1_3_us_per_contact": round(budget, 1),
+            "floor_ratio_vs_plain_orm": round((plain_orm_us + niaga_us - plain_us) / plain_orm_us, 2)}
+
+
 # -- 3 and 4. bulk-loaded tenant: lookups and erasure -----------------------------------------------
 class BulkTenant:
     """One tenant grown in steps with sealed contacts (plus their email blind-index rows) and plain twins."""
@@ -421,6 +504,8 @@ def main() -> None:
     parser.add_argument("--sqlite-pragma", action="append", default=[],
                         help="Extra PRAGMA for every connection, e.g. --sqlite-pragma 'mmap_size=2147483648'.")
     parser.add_argument("--skip-orm", action="store_true", help="Only the field, lookup and erasure figures.")
+    parser.add_argument("--unsettled-heap", action="store_true",
+                        help="Do not freeze the start-up heap before the ORM runs (the servers do; for comparison).")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="Time ORM runs, lookups and erasures by wall time or by this process's CPU time "
                              "(steadier on a machine shared with other work; leaves out waits for the disk).")
@@ -446,7 +531,11 @@ def main() -> None:
         result["field"] = bench_field(20_000 if not args.quick else 2000)
         if not args.skip_orm:
             orm_engine = database(work / "orm.db")
+            # As `niaga serve` and `niaga worker` do once started (niaga/kit/heap.py); the same for every model.
+            result["heap_settled_objects"] = settle_heap() if not args.unsettled_heap else 0
             result["orm"] = bench_orm(orm_engine, vault, args.orm_contacts, args.repeats)
+            plain_orm_us = result["orm"]["plain"]["create_us_per_contact"] + result["orm"]["plain"]["read_us_per_contact"]
+            result["storage_floor"] = bench_storage_floor(orm_engine, vault, args.orm_contacts, plain_orm_us)
             orm_engine.dispose()
         result["sqlite_pragmas"] = ["niaga defaults", *SQLITE_TUNING]
 

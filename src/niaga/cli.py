@@ -92,10 +92,12 @@ def worker(workers: int = typer.Option(2, help="Worker threads.")) -> None:
     """Run background jobs (outbound sends, sweeps, exports) until stopped."""
     from huey.consumer import Consumer
 
+    from niaga.kit.heap import settle_heap
     from niaga.worker import database, load_task_modules, queue
 
     load_task_modules()
     database()
+    settle_heap()  # start-up is done: what is alive now lives as long as the process
     console.print(f"niaga worker: {workers} threads on the {get_settings().queue} queue (Ctrl+C stops it)")
     Consumer(queue, workers=workers, periodic=True).run()
 

@@ -196,7 +196,7 @@ def test_page_edit_keeps_secrets_left_empty_and_switches_off(owner_page, client,
     session.commit()
     detail = f"/inbox/channels/{channel.id}"
     resp = _post(owner_page, detail, {"name": "WA Pusat", "phone_number_id": WA["phone_number_id"], "waba_id": "77",
-                                             "access_token": "", "app_secret": "rahasia-baru-789"}, detail).status_code == 303
+                                      "access_token": "", "app_secret": "rahasia-baru-789"}, detail)
     assert resp.status_code == 303
     session.refresh(channel)
     stored = service.channel_secrets_of(session, channel)
