@@ -110,6 +110,23 @@ def test_a_direct_message_makes_a_contact_known_by_the_instagram_id(client, sess
     assert count(session, Contact, channel.tenant_id, Contact.source == "instagram") == 1
 
 
+def test_a_new_sender_is_named_from_their_instagram_profile_asked_once(client, session, channel, graph,
+                                                                        process_pending):
+    named, username_only, unknown = CUSTOMER, "1254459154682920", "1254459154682921"
+    graph.profiles[named] = {"name": "Siti Rahmawati", "username": "siti.rahma", "follower_count": 120}
+    graph.profiles[username_only] = {"username": "tokobudi_id"}  # no name set on the profile
+    for sender, text in ((named, "Halo kak"), (username_only, "Permisi"), (unknown, "Hai"), (named, "Ukuran M")):
+        deliver(client, channel, ig_message(sender, IG_ID, text=text, ts=now_ms()))
+    assert process_pending(channel.tenant_id) == ["done"] * 4  # no profile for one: named by id, not failed
+
+    names = [c.full_name for c in session.scalars(select(Contact).where(Contact.tenant_id == channel.tenant_id))]
+    assert sorted(names) == [unknown, "Siti Rahmawati", "tokobudi_id"]
+    asked = [r for r in graph.requests if r.method == "GET" and r.path.endswith(named)]
+    assert len(asked) == 1  # the second message came from a known contact
+    assert asked[0].query == {"fields": ["name,username"]}
+    assert asked[0].headers["authorization"] == f"Bearer {graph.token}"
+
+
 @pytest.mark.parametrize("together", [True, False], ids=["one-delivery", "five-deliveries"])
 def test_a_burst_from_a_new_sender_makes_one_contact_and_one_conversation(client, session, channel, process_pending,
                                                                           together):

@@ -77,6 +77,23 @@ def test_text_message_makes_one_contact_and_conversation(client, session, databa
     assert session.get(Contact, (tenant_a.id, conversation.contact_id)).source == "line"
 
 
+def test_a_new_sender_is_named_from_their_line_profile_asked_once(client, session, database, tenant_a, fake):
+    stranger = "U0123456789abcdef0123456789abcdef"  # not a friend of the account: LINE has no profile for them
+    fake.profiles[USER] = "Budi Santoso"
+    channel = make_channel(session, tenant_a, fake)
+    post(client, channel, [event("01HZP1", message={"id": "468789577898262531", "type": "text", "text": "Halo"}),
+                           event("01HZP2", user=stranger, message={"id": "468789577898262532", "type": "text",
+                                                                   "text": "Permisi"}),
+                           event("01HZP3", message={"id": "468789577898262533", "type": "text", "text": "Lagi"})])
+    assert process_all(session, database, tenant_a.id) == ["done"] * 3
+
+    names = [c.full_name for c in session.scalars(select(Contact).where(Contact.tenant_id == tenant_a.id))]
+    assert sorted(names) == ["Budi Santoso", stranger]
+    asked = [r for r in fake.requests if r.path.startswith("/v2/bot/profile/")]
+    assert [r.path for r in asked] == [f"/v2/bot/profile/{USER}", f"/v2/bot/profile/{stranger}"]
+    assert all(r.method == "GET" and r.headers["authorization"] == f"Bearer {fake.token}" for r in asked)
+
+
 def test_media_is_downloaded_with_the_bearer_and_stored(client, session, database, tenant_a, fake):
     channel = make_channel(session, tenant_a, fake)
     picture = b"\x89PNG\r\n\x1a\n" + b"gambar" * 40
@@ -96,7 +113,7 @@ def test_media_is_downloaded_with_the_bearer_and_stored(client, session, databas
     assert document.kind == "document"
     assert session.scalar(select(Attachment).where(Attachment.message_id == document.id)).filename == "menu.pdf"
     assert video.content == {"external_media": True}  # a link to someone else's server is never fetched
-    downloads = [r for r in fake.requests if r.method == "GET"]
+    downloads = [r for r in fake.requests if r.method == "GET" and not r.path.startswith("/v2/bot/profile/")]
     assert [r.path for r in downloads] == ["/v2/bot/message/100001/content", "/v2/bot/message/100002/content"]
     assert all(r.headers["authorization"] == f"Bearer {fake.token}" for r in downloads)
 

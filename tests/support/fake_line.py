@@ -40,6 +40,7 @@ class FakeLine(LocalFakeServer):
     requests: list[Recorded] = field(default_factory=list)
     content: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # message id -> (content type, bytes)
     pushed: list[dict[str, Any]] = field(default_factory=list)
+    profiles: dict[str, str] = field(default_factory=dict)  # user id -> display name (users who added us)
     _accepted: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     _failures: list[str] = field(default_factory=list)
     _next_id: int = 700000000000
@@ -89,6 +90,12 @@ class FakeLine(LocalFakeServer):
                 return self._error(handler, 404, "Not found")
             content_type, data = self.content[content.group(1)]
             return self._reply(handler, 200, None, raw=data, content_type=content_type)
+        profile = re.match(r"^/v2/bot/profile/(U[0-9a-f]{32})$", path)
+        if verb == "GET" and profile:
+            if profile.group(1) not in self.profiles:
+                return self._error(handler, 404, "Not found")
+            return self._reply(handler, 200, {"displayName": self.profiles[profile.group(1)],
+                                              "userId": profile.group(1), "language": "id"})
         if verb == "POST" and path == "/v2/bot/message/push":
             return self._push(handler, headers, body)
         return self._error(handler, 404, "Not found")

@@ -62,6 +62,10 @@ ERRORS = {
 }
 
 
+PROFILE_FIELDS = {"name", "username", "profile_pic", "follower_count", "is_user_follow_business",
+                  "is_business_follow_user", "is_verified_user"}
+
+
 @dataclass
 class Recorded:
     """One request the fake received."""
@@ -79,7 +83,7 @@ class Planned:
     """An answer forced on the next matching requests: an ERRORS key or 'hang'."""
 
     what: str
-    route: str  # send | media | any
+    route: str  # send | media | profile | any
     remaining: int
     retry_after: str | None = None
 
@@ -98,6 +102,7 @@ class FakeMeta:
     plans: list[Planned] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     cdn: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    profiles: dict[str, dict] = field(default_factory=dict)  # IGSID → Instagram user profile fields
     url: str = ""
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,7 +187,7 @@ class FakeMeta:
         if record.headers.get("authorization") != f"Bearer {self.token}":
             return _error(401, {"message": "Invalid OAuth access token - Cannot parse access token",
                                 "type": "OAuthException", "code": 190})
-        route = "send" if record.path.endswith("/messages") else "media"
+        route = "send" if record.path.endswith("/messages") else "profile" if "fields" in record.query else "media"
         plan = self._plan_for(route)
         if plan is not None:
             if plan.what == "hang":
@@ -216,6 +221,8 @@ class FakeMeta:
                 return _unknown_object(rest[0])
             return 200, {"data": self.business_accounts[rest[0]], "paging": {"cursors": {"before": "QVFI",
                                                                                          "after": "QVFJ"}}}, {}
+        if record.method == "GET" and len(rest) == 1 and rest[0] in self.profiles:
+            return self._profile(rest[0], record.query)
         if record.method == "GET" and len(rest) == 1:
             found = self.media.get(rest[0])
             if found is None:
@@ -224,6 +231,15 @@ class FakeMeta:
             return 200, {"messaging_product": "whatsapp", "url": f"{self.url}/files/{rest[0]}", "mime_type": mime,
                          "sha256": hashlib.sha256(data).hexdigest(), "file_size": len(data), "id": rest[0]}, {}
         return _error(400, {"message": "Unsupported request", "type": "GraphMethodException", "code": 100})
+
+    def _profile(self, igsid: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """Instagram's User Profile API: the requested fields of a customer who messaged the account."""
+        wanted = [f for f in (query.get("fields") or [""])[0].split(",") if f]
+        if not wanted or set(wanted) - PROFILE_FIELDS:
+            return _error(400, {"message": "(#100) Tried accessing nonexisting field", "type": "OAuthException",
+                                "code": 100})
+        profile = self.profiles[igsid]
+        return 200, {"id": igsid, **{f: profile[f] for f in wanted if f in profile}}, {}
 
     def _hang(self) -> int:
         """Hold the request until the test ends (the client times out first); then a 500."""

@@ -146,6 +146,10 @@ class ChannelAdapter(Protocol):
     def send(self, channel: Channel, secrets: Mapping[str, Any], request: OutboundRequest) -> SendResult:
         """Send one message; raise TemporaryFailure (retry) or PermanentFailure (shown to staff)."""
 
+    # Optional, for providers whose deliveries carry no sender name (Instagram, LINE):
+    # profile_name(channel, secrets, sender_id) -> str | None, the name the provider shows for a new sender;
+    # raise TemporaryFailure or PermanentFailure when it cannot say.
+
 
 ADAPTERS: dict[str, ChannelAdapter] = {}
 _loaded = False

@@ -203,12 +203,29 @@ def resolve_contact(session: Session, channel: Channel, item: InboundMessage) ->
         while contact.status == "merged" and contact.merged_into_id is not None:
             contact = session.get(Contact, (tenant_id, contact.merged_into_id))
         return contact
-    contact = contacts.create_channel_contact(session, tenant_id, name=item.sender_name or item.sender_id,
-                                              source=channel.kind)
+    name = item.sender_name or _profile_name(session, channel, item.sender_id)
+    contact = contacts.create_channel_contact(session, tenant_id, name=name or item.sender_id, source=channel.kind)
     session.add(ChannelIdentity(tenant_id=tenant_id, subject_id=contact.subject_id, contact_id=contact.id,
-                                kind=channel.kind, address=address, display_name=item.sender_name))
+                                kind=channel.kind, address=address, display_name=name))
     session.flush()
     return contact
+
+
+def _profile_name(session: Session, channel: Channel, sender_id: str) -> str | None:
+    """A new sender's name from the provider, for channels whose deliveries carry none (None if it cannot say).
+
+    Asked once, when the sender becomes a contact; without it the contact is named by their channel id,
+    which staff can rename. A failure never holds up the message.
+    """
+    lookup = getattr(adapter_for(channel.kind), "profile_name", None)
+    if lookup is None:
+        return None
+    try:
+        return lookup(channel, channel_secrets.open_secrets(session, channel.tenant_id, channel.id,
+                                                            channel.secrets_sealed), sender_id)
+    except (TemporaryFailure, PermanentFailure) as exc:
+        log.info("sender profile not available: %s", type(exc).__name__)  # the kind only: no ids, no names
+        return None
 
 
 def thread_key(thread_ref: str | None) -> str:

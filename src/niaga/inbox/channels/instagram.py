@@ -166,6 +166,20 @@ class InstagramAdapter(meta.MetaWebhooks):
         major = content_type.split("/")[0] if content_type else "file"
         return data, content_type, media.filename or major
 
+    def profile_name(self, channel: Channel, secrets: Mapping[str, Any], sender_id: str) -> str | None:
+        """The customer's name, else their username (User Profile API: GET /{IGSID}?fields=name,username)."""
+        if not _ID.match(sender_id or ""):
+            return None
+        try:
+            found = meta.Graph.for_secrets(secrets).call("GET", sender_id, params={"fields": "name,username"})
+        except meta.GraphFailure as exc:
+            raise exc.as_failure() from None
+        for key in ("name", "username"):
+            value = found.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:120]
+        return None
+
     def send(self, channel: Channel, secrets: Mapping[str, Any], request: OutboundRequest) -> SendResult:
         """POST /{ig-id}/messages {"recipient": {"id": IGSID}, "message": {"text": …}}."""
         if not channel.account_ref:

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ SIGNATURE_HEADER = "x-line-signature"
 MAX_TEXT = 5000
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1c9a52-3f0e-4f57-9d7a-0b1f3c2e8a41")  # niaga's LINE retry keys
 MEDIA_KINDS = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
+_USER_ID = re.compile(r"^U[0-9a-f]{32}$")  # LINE user ids: U and 32 hex digits
 for _noisy in ("httpx", "httpcore"):  # request lines are not ours to log
     logging.getLogger(_noisy).setLevel(max(logging.WARNING, logging.getLogger(_noisy).level))
 
@@ -183,6 +185,21 @@ class LineAdapter:
             raise _refusal(response, "content download")
         content_type = response.headers.get("content-type", "").split(";")[0].strip()
         return response.content, content_type, media.filename
+
+    def profile_name(self, channel: Channel, secrets: Mapping[str, Any], sender_id: str) -> str | None:
+        """The display name of a user who added the account (GET /v2/bot/profile/{userId})."""
+        if not _USER_ID.match(sender_id or ""):  # never let a delivery's value shape our URL
+            return None
+        base = get_settings().line_api_base.rstrip("/")
+        response = _request("GET", f"{base}/v2/bot/profile/{sender_id}",
+                            str(secrets.get("channel_access_token") or ""), "profile")
+        if response.status_code != 200:
+            raise _refusal(response, "profile")
+        try:
+            name = response.json().get("displayName")
+        except (ValueError, AttributeError):
+            return None
+        return name.strip()[:120] if isinstance(name, str) and name.strip() else None
 
     def send(self, channel: Channel, secrets: Mapping[str, Any], request: OutboundRequest) -> SendResult:
         """Push one text message; a 409 for our retry key means LINE already accepted it."""
