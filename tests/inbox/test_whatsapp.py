@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from niaga.crm.models import Contact
 from niaga.crm.timeline import timeline
 from niaga.db.base import utcnow
 from niaga.identity.permissions import Role
-from niaga.inbox import outbox, service
+from niaga.inbox import conversations, outbox, service, tasks
 from niaga.inbox.adapters import (
     OutboundRequest,
     PermanentFailure,
@@ -496,3 +497,48 @@ def test_media_ids_and_digests_are_checked(channel):
     assert whatsapp._hex_digest(hashlib.sha256(b"x").hexdigest().upper()) == hashlib.sha256(b"x").hexdigest()
     with pytest.raises(PermanentFailure):
         adapter_for("whatsapp").fetch_media(channel, {"access_token": TOKEN}, whatsapp.MediaRef("../../etc"))
+
+
+# -- read receipts -------------------------------------------------------------------------------------------
+
+def _queued_receipts() -> list[tuple]:
+    from niaga.worker import queue
+
+    return [task.args for task in queue.pending() if task.name.endswith("read_receipt_job")]
+
+
+def test_opening_a_conversation_marks_the_newest_customer_message_read_once(client, session, database, tenant_a,
+                                                                            channel, graph, process_pending):
+    from niaga.worker import queue
+
+    queue.flush()
+    receive(client, channel, process_pending, wa_message(CUSTOMER, "text", {"body": "Kak, ready?"}, wamid="wamid.R1"),
+            wa_message(CUSTOMER, "text", {"body": "Yang merah"}, wamid="wamid.R2", ts=1767225660))
+    conversation = session.scalars(select(Conversation).where(Conversation.tenant_id == tenant_a.id)).one()
+    assert conversation.unread_count == 2 and _queued_receipts() == []  # nobody has read them yet
+
+    conversations.read_conversation(session, tenant_a.principal(), conversation.id)
+    session.commit()
+    [(tenant_id, message_id)] = _queued_receipts()
+    assert session.get(Message, (tenant_a.id, uuid.UUID(message_id))).provider_message_id == "wamid.R2"
+    assert tasks.run_read_receipt(database, uuid.UUID(tenant_id), uuid.UUID(message_id)) is True
+    [sent] = [r for r in graph.requests if r.method == "POST" and r.json and r.json.get("status") == "read"]
+    assert sent.json == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.R2"}
+    assert sent.path.endswith(f"/{PHONE_ID}/messages") and sent.headers["authorization"] == f"Bearer {TOKEN}"
+
+    queue.flush()
+    conversations.read_conversation(session, tenant_a.principal(), conversation.id)  # nothing new to read
+    session.commit()
+    assert _queued_receipts() == []
+
+
+def test_a_refused_read_receipt_is_dropped_and_a_temporary_failure_retried(client, session, database, tenant_a,
+                                                                          channel, graph, process_pending):
+    receive(client, channel, process_pending, wa_message(CUSTOMER, "text", {"body": "Halo"}, wamid="wamid.R3"))
+    message = only_message(session, tenant_a.id)
+    graph.fail_next("500", route="send")
+    with pytest.raises(TemporaryFailure):  # the job is retried by the queue
+        tasks.run_read_receipt(database, tenant_a.id, message.id)
+    graph.fail_next("bad-recipient", route="send")
+    assert tasks.run_read_receipt(database, tenant_a.id, message.id) is False  # refused: nothing to retry
+    assert tasks.run_read_receipt(database, tenant_a.id, uuid.uuid4()) is False  # no such message

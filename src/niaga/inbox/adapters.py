@@ -149,6 +149,8 @@ class ChannelAdapter(Protocol):
     # Optional, for providers whose deliveries carry no sender name (Instagram, LINE):
     # profile_name(channel, secrets, sender_id) -> str | None, the name the provider shows for a new sender;
     # raise TemporaryFailure or PermanentFailure when it cannot say.
+    # Optional, for providers with read receipts (WhatsApp): mark_read(channel, secrets, provider_message_id),
+    # called when staff have read the conversation up to that customer message.
 
 
 ADAPTERS: dict[str, ChannelAdapter] = {}

@@ -369,7 +369,25 @@ def purge_failed_payloads(session: Session, older_than: timedelta = timedelta(da
 
 
 def mark_read(session: Session, conversation: Conversation) -> None:
-    """The agent has seen the conversation: no unread messages."""
+    """The agent has seen the conversation: no unread messages; the customer is told where the provider can."""
+    if conversation.unread_count:
+        _send_read_receipt(session, conversation)
     session.execute(update(Conversation).where(
         Conversation.tenant_id == conversation.tenant_id, Conversation.id == conversation.id).values(unread_count=0))
     conversation.unread_count = 0
+
+
+def _send_read_receipt(session: Session, conversation: Conversation) -> None:
+    """Enqueue a read receipt for the newest customer message, on channels that have them (once per read)."""
+    from niaga.inbox.tasks import read_receipt_job
+    from niaga.worker import enqueue_after_commit
+
+    channel = session.get(Channel, (conversation.tenant_id, conversation.channel_id))
+    if channel is None or not hasattr(adapter_for(channel.kind), "mark_read"):
+        return
+    newest = session.scalar(select(Message.id).where(
+        Message.tenant_id == conversation.tenant_id, Message.conversation_id == conversation.id,
+        Message.direction == "in", Message.provider_message_id.is_not(None))
+        .order_by(Message.at.desc(), Message.id.desc()).limit(1))
+    if newest is not None:
+        enqueue_after_commit(session, read_receipt_job, str(conversation.tenant_id), str(newest))

@@ -164,6 +164,18 @@ class Attempt:
     request: OutboundRequest
 
 
+def read_receipt_target(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple | None:
+    """(adapter, channel, secrets, provider id) to mark a customer's message read; None when there is none."""
+    message = session.get(Message, (tenant_id, message_id))
+    if message is None or message.direction != "in" or not message.provider_message_id:
+        return None
+    channel = session.get(Channel, (tenant_id, message.channel_id))
+    if channel is None or not channel.active or not hasattr(adapter_for(channel.kind), "mark_read"):
+        return None
+    secrets = channel_secrets.open_secrets(session, tenant_id, channel.id, channel.secrets_sealed)
+    return adapter_for(channel.kind), channel, secrets, message.provider_message_id
+
+
 def begin_attempt(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Attempt | None:
     """Claim a queued message for sending (commit before calling the provider); None when not due."""
     message = session.get(Message, (tenant_id, message_id))

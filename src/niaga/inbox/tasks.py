@@ -10,7 +10,7 @@ import logging
 import uuid
 
 from niaga.inbox import ingest, keywords, outbox  # keywords: registers the STOP opt-out hook
-from niaga.inbox.adapters import TemporaryFailure
+from niaga.inbox.adapters import PermanentFailure, TemporaryFailure
 from niaga.worker import database, queue, register_sweeper
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,27 @@ def run_delivery(db, tenant_id: uuid.UUID, message_id: uuid.UUID) -> str:
     outcome = outbox.send(attempt)
     with db.transaction() as session:
         return outbox.finish_attempt(session, attempt, outcome)
+
+
+@queue.task(retries=3, retry_delay=30)
+def read_receipt_job(tenant_id: str, message_id: str) -> None:
+    """Tell the provider staff have read a customer's message (retried on temporary failures)."""
+    run_read_receipt(database(), uuid.UUID(tenant_id), uuid.UUID(message_id))
+
+
+def run_read_receipt(db, tenant_id: uuid.UUID, message_id: uuid.UUID) -> bool:
+    """Send one read receipt with no transaction open; False when it cannot be sent (best effort)."""
+    with db.transaction() as session:
+        found = outbox.read_receipt_target(session, tenant_id, message_id)
+    if found is None:
+        return False
+    adapter, channel, secrets, provider_message_id = found
+    try:
+        adapter.mark_read(channel, secrets, provider_message_id)
+    except PermanentFailure as exc:  # e.g. the token was revoked: nothing to retry, the customer sees grey ticks
+        log.info("read receipt not sent: %s", exc.code or "refused")
+        return False
+    return True
 
 
 def schedule_delivery(tenant_id: str, message_id: str, delay: float = 0) -> None:

@@ -245,6 +245,16 @@ class WhatsAppAdapter(meta.MetaWebhooks):
 
     # -- outbound -------------------------------------------------------------------------------
 
+    def mark_read(self, channel: Channel, secrets: Mapping[str, Any], provider_message_id: str) -> None:
+        """Tell WhatsApp the business has read up to this customer message (the customer sees blue ticks)."""
+        if not channel.account_ref or not provider_message_id.startswith("wamid."):
+            raise PermanentFailure("Not a WhatsApp message of this channel.", code="bad-message")
+        try:
+            meta.Graph.for_secrets(secrets).call("POST", f"{channel.account_ref}/messages", json={
+                "messaging_product": "whatsapp", "status": "read", "message_id": provider_message_id})
+        except meta.GraphFailure as failure:
+            raise failure.as_failure(REASONS) from None
+
     def send(self, channel: Channel, secrets: Mapping[str, Any], request: OutboundRequest) -> SendResult:
         """POST /{phone-number-id}/messages: a text (optionally quoting a message) or a template."""
         if not channel.account_ref:
