@@ -169,8 +169,16 @@ def person(i: int) -> dict[str, str]:
 SQLITE_TUNING: list[str] = []  # extra PRAGMAs per connection (--sqlite-pragma), to compare tunings
 
 
+POSTGRES: dict = {}  # --engine postgresql: the throwaway server (tests/support/pg.py) the databases live on
+
+
 def database(path: Path):  # noqa: ANN201
-    """A migrated niaga schema plus the bench tables, on a SQLite file (WAL, as niaga runs it)."""
+    """A migrated niaga schema plus the bench tables: a SQLite file (WAL, as niaga runs it) or a PostgreSQL database."""
+    if POSTGRES:
+        engine = make_engine(POSTGRES["server"].create_database(f"bench_{path.stem}"))
+        migrate.upgrade(engine)
+        BenchBase.metadata.create_all(engine)
+        return engine
     engine = make_engine(f"sqlite:///{path}")
     if SQLITE_TUNING:
         @sa.event.listens_for(engine, "connect")
@@ -401,6 +409,11 @@ class BulkTenant:
             self.size += len(rows[0])
         elapsed = time.perf_counter() - start
         # Fold the load into the database file so the figures after it do not pay for its checkpoint.
+        if POSTGRES:  # fresh statistics for the planner (as autovacuum would give), outside a transaction
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
+                conn.exec_driver_sql("CHECKPOINT")
+            return elapsed
         raw = self.engine.raw_connection()
         try:
             raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -504,6 +517,9 @@ def main() -> None:
     parser.add_argument("--sqlite-pragma", action="append", default=[],
                         help="Extra PRAGMA for every connection, e.g. --sqlite-pragma 'mmap_size=2147483648'.")
     parser.add_argument("--skip-orm", action="store_true", help="Only the field, lookup and erasure figures.")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: a throwaway server from the machine's binaries, as the test suite starts "
+                             "it (the storage floor is SQLite-only).")
     parser.add_argument("--unsettled-heap", action="store_true",
                         help="Do not freeze the start-up heap before the ORM runs (the servers do; for comparison).")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -513,6 +529,10 @@ def main() -> None:
     if args.clock == "cpu":
         CLOCK["now"] = time.process_time
     SQLITE_TUNING.extend(args.sqlite_pragma)
+    if args.engine == "postgresql":
+        from tests.support.pg import PostgresServer
+
+        POSTGRES["server"] = PostgresServer().start()
     if args.quick:
         args.orm_contacts, args.repeats, args.sizes, args.erase_sizes = 300, 1, "5000,20000", "2000,20000"
         args.lookups, args.scan_sample, args.full_scan_up_to = 50, 2000, 5000
@@ -523,7 +543,7 @@ def main() -> None:
     try:
         result: dict = {
             "benchmark": "crypto", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "clock": args.clock,
+            "clock": args.clock, "engine": args.engine,
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                         "sqlite": sqlite3.sqlite_version, "sqlalchemy": sa.__version__,
                         "cryptography": cryptography.__version__},
@@ -535,7 +555,8 @@ def main() -> None:
             result["heap_settled_objects"] = settle_heap() if not args.unsettled_heap else 0
             result["orm"] = bench_orm(orm_engine, vault, args.orm_contacts, args.repeats)
             plain_orm_us = result["orm"]["plain"]["create_us_per_contact"] + result["orm"]["plain"]["read_us_per_contact"]
-            result["storage_floor"] = bench_storage_floor(orm_engine, vault, args.orm_contacts, plain_orm_us)
+            if not POSTGRES:
+                result["storage_floor"] = bench_storage_floor(orm_engine, vault, args.orm_contacts, plain_orm_us)
             orm_engine.dispose()
         result["sqlite_pragmas"] = ["niaga defaults", *SQLITE_TUNING]
 
@@ -560,6 +581,8 @@ def main() -> None:
         engine.dispose()
         result["total_seconds"] = round(time.perf_counter() - started, 1)
     finally:
+        if POSTGRES:
+            POSTGRES["server"].stop()
         if args.keep:
             print(f"kept {work}", file=sys.stderr)
         else:
