@@ -126,6 +126,22 @@ def test_a_tag_limits_the_segment(session, tenant_a, audience):
     assert outcomes(session, sent) == {"Ani Setuju": ("queued", "ok"), "Dedi Diam": ("skipped", "no-consent")}
 
 
+def test_a_tag_is_matched_as_contacts_tags_are_written_and_one_tag_at_most(session, tenant_a, audience):
+    channel, people = audience
+    people["Budi Berhenti"].tags = ["pelanggan-setia-lama"]  # contains the tag's text, but is another tag
+    session.flush()
+    draft = broadcasts.create_broadcast(session, tenant_a.principal(), {
+        "channel_id": str(channel.id), "name": "Setia", "body": "Halo", "segment_tag": "  Pelanggan Setia "})
+    assert draft.segment_tag == "pelanggan-setia"
+    assert {c.id for c in broadcasts.segment(session, tenant_a.id, draft.segment_tag)} == {
+        people["Ani Setuju"].id, people["Dedi Diam"].id}
+    for bad in ("setia, lama", "x" * 61, "tanda!seru"):
+        with pytest.raises(broadcasts.ValidationFailed) as refused:
+            broadcasts.create_broadcast(session, tenant_a.principal(), {
+                "channel_id": str(channel.id), "name": "Setia", "body": "Halo", "segment_tag": bad})
+        assert "segment_tag" in refused.value.errors
+
+
 def test_a_queued_broadcast_message_goes_out_through_the_outbox(session, database, tenant_a, fake):
     channel = telegram_channel(session, tenant_a, fake.token)
     ani = chat_customer(session, channel, 9201, "Ani Setuju")

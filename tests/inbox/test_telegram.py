@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from niaga.config import get_settings
 from niaga.crm.models import Contact
 from niaga.db.base import utcnow
-from niaga.inbox import outbox, service
+from niaga.inbox import outbox, service, tasks
 from niaga.inbox.adapters import TemporaryFailure
 from niaga.inbox.channels import telegram
 from niaga.inbox.models import Attachment, Channel, Conversation, InboundEvent, Message
@@ -180,6 +180,29 @@ def test_button_press_is_an_interactive_message(client, session, database, tenan
     [message] = messages(session, channel)
     assert (message.kind, message.body, message.content) == ("interactive", "pesan:kopi-250g",
                                                              {"callback_data": "pesan:kopi-250g"})
+
+
+def test_a_button_press_is_answered_once_stored_so_the_customers_app_stops_waiting(client, session, database,
+                                                                                  tenant_a, fake):
+    from niaga.worker import queue
+
+    queue.flush()
+    fake.pressed.add("cbq-992")
+    channel, secret = make_channel(session, tenant_a, fake)
+    press = {"update_id": 12, "callback_query": {
+        "id": "cbq-992", "from": {"id": CHAT, "first_name": "Budi"}, "data": "pesan:teh-100g",
+        "message": {"message_id": 41, "date": 1767225600, "chat": {"id": CHAT, "type": "private"}}}}
+    post(client, channel, secret, press)
+    assert fake.answered == []  # not before the press is stored
+    assert process_all(session, database, tenant_a.id) == ["done"]
+    [job] = [task.args for task in queue.pending() if task.name.endswith("acknowledge_job")]
+    assert job == (str(tenant_a.id), str(channel.id), "callback:cbq-992")
+    assert tasks.run_acknowledge(database, tenant_a.id, channel.id, job[2]) is True
+    assert fake.answered == ["cbq-992"]
+    assert tasks.run_acknowledge(database, tenant_a.id, channel.id, job[2]) is False  # expired/answered: dropped
+    post(client, channel, secret, update(13, text="Terima kasih"))  # a text message is not a press
+    process_all(session, database, tenant_a.id)
+    assert len([t for t in queue.pending() if t.name.endswith("acknowledge_job")]) == 1  # still only the press's
 
 
 def test_group_chats_and_other_updates_are_kept_as_ignored(client, session, database, tenant_a, fake):

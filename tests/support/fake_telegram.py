@@ -40,6 +40,8 @@ class FakeTelegram(LocalFakeServer):
     requests: list[Recorded] = field(default_factory=list)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
     blocked: set[int] = field(default_factory=set)
+    pressed: set[str] = field(default_factory=set)  # callback query ids of button presses not yet answered
+    answered: list[str] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     retry_after: int = 7
     _failures: list[str] = field(default_factory=list)
@@ -107,7 +109,8 @@ class FakeTelegram(LocalFakeServer):
                 return self._error(handler, 429, f"Too Many Requests: retry after {self.retry_after}",
                                    retry_after=self.retry_after)
             return self._error(handler, 500, "Internal Server Error")
-        handlers = {"sendMessage": self._send_message, "getFile": self._get_file, "setWebhook": self._set_webhook}
+        handlers = {"sendMessage": self._send_message, "getFile": self._get_file, "setWebhook": self._set_webhook,
+                    "answerCallbackQuery": self._answer_callback_query}
         if method not in handlers or verb != "POST":
             return self._error(handler, 404, "Not Found: method not found")
         return handlers[method](handler, body, record)
@@ -133,6 +136,18 @@ class FakeTelegram(LocalFakeServer):
         return self._reply(handler, 200, {"ok": True, "result": {
             "message_id": self._next_message_id, "date": 1767225600, "chat": {"id": chat_id, "type": "private"},
             "text": text}})
+
+    def _answer_callback_query(self, handler: BaseHTTPRequestHandler, body: dict, record: Recorded) -> None:
+        unknown = set(body) - {"callback_query_id", "text", "show_alert", "url", "cache_time"}
+        if unknown:
+            return self._error(handler, 400, f"Bad Request: unexpected fields {sorted(unknown)}")
+        query_id = body.get("callback_query_id")
+        if not isinstance(query_id, str) or query_id not in self.pressed:
+            return self._error(handler, 400, "Bad Request: query is too old and response timeout expired or "
+                                             "query ID is invalid")
+        self.pressed.discard(query_id)  # a press is answered once
+        self.answered.append(query_id)
+        return self._reply(handler, 200, {"ok": True, "result": True})
 
     def _get_file(self, handler: BaseHTTPRequestHandler, body: dict, record: Recorded) -> None:
         file_id = body.get("file_id")

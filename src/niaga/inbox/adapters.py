@@ -151,6 +151,8 @@ class ChannelAdapter(Protocol):
     # raise TemporaryFailure or PermanentFailure when it cannot say.
     # Optional, for providers with read receipts (WhatsApp): mark_read(channel, secrets, provider_message_id),
     # called when staff have read the conversation up to that customer message.
+    # Optional, for providers that wait for an answer to a button press (Telegram):
+    # acknowledge(channel, secrets, provider_message_id), called once the press is stored.
 
 
 ADAPTERS: dict[str, ChannelAdapter] = {}

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from niaga.crm.contacts.repository import tag_clause
+from niaga.crm.contacts.validation import clean_tags
 from niaga.crm.models import Contact
 from niaga.db.base import utcnow
 from niaga.identity.principal import Principal
@@ -134,9 +136,7 @@ def create_broadcast(session: Session, principal: Principal, data: dict[str, Any
         errors["body"] = Msg("Write a message first.")
     if len(body) > MAX_TEXT - 200:  # room for the unsubscribe link
         errors["body"] = Msg("A message has at most {n} characters.", n=MAX_TEXT - 200)
-    tag = str(data.get("segment_tag") or "").strip()
-    if len(tag) > 60:
-        errors["segment_tag"] = Msg("Use at most {n} characters.", n=60)
+    tag = _segment_tag(data.get("segment_tag"), errors)
     subject = str(data.get("email_subject") or "").strip()
     if len(subject) > 200:
         errors["email_subject"] = Msg("Use at most {n} characters.", n=200)
@@ -189,12 +189,25 @@ class Decision:
         return self.reason == "ok"
 
 
+def _segment_tag(value: Any, errors: dict[str, Msg]) -> str:
+    """One tag, folded as contacts' tags are stored (so the database can match it); '' for everyone."""
+    found: dict[str, Msg] = {}
+    tags = clean_tags(str(value or ""), found, "segment_tag")
+    if found or len(tags) > 1:
+        errors["segment_tag"] = found.get("segment_tag") or Msg("Choose one tag, or none for everyone.")
+        return ""
+    return tags[0] if tags else ""
+
+
 def segment(session: Session, tenant_id: uuid.UUID, tag: str) -> list[Contact]:
-    """The active (not merged) contacts with the tag, or all of them when the tag is empty."""
-    contacts = session.scalars(select(Contact).where(Contact.tenant_id == tenant_id, Contact.status == "active")
-                               .order_by(Contact.id)).all()
-    wanted = tag.casefold()
-    return [c for c in contacts if not wanted or wanted in {str(t).casefold() for t in (c.tags or [])}]
+    """The active (not merged) contacts with the tag, or all of them when the tag is empty (selected in SQL)."""
+    query = select(Contact).where(Contact.tenant_id == tenant_id, Contact.status == "active")
+    if tag:
+        folded = _segment_tag(tag, {})  # drafts saved before tags were folded here
+        if not folded:
+            return []
+        query = query.where(tag_clause(folded))
+    return list(session.scalars(query.order_by(Contact.id)))
 
 
 def _has_address(session: Session, channel: Channel, contact: Contact) -> bool:

@@ -47,10 +47,12 @@ class GroupCommit:
         """Store the rows (with those of other requests); per row, True if new and False if seen before."""
         if not rows:
             return []
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._waiting.append((rows, future))
-        if self._draining is None:
-            self._draining = asyncio.get_running_loop().create_task(self._drain())
+        # A writer left behind by an event loop that has gone (a test client's) never drains again.
+        if self._draining is None or self._draining.done() or self._draining.get_loop() is not loop:
+            self._draining = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:

@@ -156,7 +156,10 @@ def process_event(session: Session, tenant_id: uuid.UUID, event_id: uuid.UUID) -
     acted = False
     for item in items:
         if isinstance(item, InboundMessage):
-            acted |= receive_message(session, channel, item) is not None
+            stored = receive_message(session, channel, item)
+            acted |= stored is not None
+            if stored is not None and item.kind == "interactive" and hasattr(adapter, "acknowledge"):
+                _acknowledge_after_commit(session, channel, item.provider_message_id)
         elif isinstance(item, StatusUpdate):
             acted |= apply_status(session, channel, item)
     event.status = "done" if acted or not items else "ignored"
@@ -391,3 +394,11 @@ def _send_read_receipt(session: Session, conversation: Conversation) -> None:
         .order_by(Message.at.desc(), Message.id.desc()).limit(1))
     if newest is not None:
         enqueue_after_commit(session, read_receipt_job, str(conversation.tenant_id), str(newest))
+
+
+def _acknowledge_after_commit(session: Session, channel: Channel, provider_message_id: str) -> None:
+    """Answer a stored button press once the event's transaction commits (a job: no call inside it)."""
+    from niaga.inbox.tasks import acknowledge_job
+    from niaga.worker import enqueue_after_commit
+
+    enqueue_after_commit(session, acknowledge_job, str(channel.tenant_id), str(channel.id), provider_message_id)

@@ -164,16 +164,22 @@ class Attempt:
     request: OutboundRequest
 
 
+def channel_able_to(session: Session, tenant_id: uuid.UUID, channel_id: uuid.UUID, action: str) -> tuple | None:
+    """(adapter, channel, secrets) of an active channel whose adapter has the optional `action`; else None."""
+    channel = session.get(Channel, (tenant_id, channel_id))
+    if channel is None or not channel.active or not hasattr(adapter_for(channel.kind), action):
+        return None
+    return adapter_for(channel.kind), channel, channel_secrets.open_secrets(session, tenant_id, channel.id,
+                                                                           channel.secrets_sealed)
+
+
 def read_receipt_target(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple | None:
     """(adapter, channel, secrets, provider id) to mark a customer's message read; None when there is none."""
     message = session.get(Message, (tenant_id, message_id))
     if message is None or message.direction != "in" or not message.provider_message_id:
         return None
-    channel = session.get(Channel, (tenant_id, message.channel_id))
-    if channel is None or not channel.active or not hasattr(adapter_for(channel.kind), "mark_read"):
-        return None
-    secrets = channel_secrets.open_secrets(session, tenant_id, channel.id, channel.secrets_sealed)
-    return adapter_for(channel.kind), channel, secrets, message.provider_message_id
+    found = channel_able_to(session, tenant_id, message.channel_id, "mark_read")
+    return (*found, message.provider_message_id) if found is not None else None
 
 
 def begin_attempt(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Attempt | None:

@@ -73,6 +73,27 @@ def run_read_receipt(db, tenant_id: uuid.UUID, message_id: uuid.UUID) -> bool:
     return True
 
 
+@queue.task(retries=2, retry_delay=5)
+def acknowledge_job(tenant_id: str, channel_id: str, provider_message_id: str) -> None:
+    """Answer a customer's button press at the provider (retried briefly: the press expires soon)."""
+    run_acknowledge(database(), uuid.UUID(tenant_id), uuid.UUID(channel_id), provider_message_id)
+
+
+def run_acknowledge(db, tenant_id: uuid.UUID, channel_id: uuid.UUID, provider_message_id: str) -> bool:
+    """Send one acknowledgement with no transaction open; False when it cannot be sent (best effort)."""
+    with db.transaction() as session:
+        found = outbox.channel_able_to(session, tenant_id, channel_id, "acknowledge")
+    if found is None:
+        return False
+    adapter, channel, secrets = found
+    try:
+        adapter.acknowledge(channel, secrets, provider_message_id)
+    except PermanentFailure as exc:  # e.g. the press expired: the customer's app gave up waiting already
+        log.info("button press not acknowledged: %s", exc.code or "refused")
+        return False
+    return True
+
+
 def schedule_delivery(tenant_id: str, message_id: str, delay: float = 0) -> None:
     """Enqueue a send now or after `delay` seconds."""
     if delay > 0:

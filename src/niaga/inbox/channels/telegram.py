@@ -234,6 +234,13 @@ class TelegramAdapter:
 
     kind = "telegram"
 
+    def acknowledge(self, channel: Channel, secrets: Mapping[str, Any], provider_message_id: str) -> None:
+        """Answer a button press (answerCallbackQuery), so the customer's app stops showing it as loading."""
+        if not provider_message_id.startswith("callback:"):
+            return
+        _call(str(secrets.get("bot_token") or ""), "answerCallbackQuery",
+              {"callback_query_id": provider_message_id.removeprefix("callback:")})
+
     def prepare_secrets(self, channel: Channel, secrets: dict[str, Any]) -> dict[str, Any]:
         """On creation: a webhook secret when none was given; the bot id as the account reference."""
         if not SECRET_PATTERN.match(str(secrets.get("webhook_secret") or "")):
