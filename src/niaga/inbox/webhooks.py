@@ -143,9 +143,9 @@ def _forget_after_commit(session: Session) -> None:
 def prepare_delivery(database: Database, kind: str, key: str, headers: dict[str, str], body: bytes
                      ) -> tuple[list[dict], int]:
     """Check and split one delivery; its sealed event rows and the count of events for no channel of ours."""
-    receiver_ = _receiver(database, kind, key)
-    channel, adapter = receiver_.channel, adapter_for(kind)
-    if not adapter.verify(channel, receiver_.secrets, headers, body):
+    known = _receiver(database, kind, key)
+    channel, adapter = known.channel, adapter_for(kind)
+    if not adapter.verify(channel, known.secrets, headers, body):
         log.warning("webhook refused: bad or missing signature", extra={"channel_kind": kind})
         raise Unauthorized(Msg("The signature is missing or wrong."))
     try:
@@ -153,7 +153,7 @@ def prepare_delivery(database: Database, kind: str, key: str, headers: dict[str,
     except MalformedDelivery:
         raise BadDelivery(Msg("This is not a delivery this channel understands.")) from None
     if all(for_this_channel(channel, e.account_ref) for e in events):
-        return [event_row(channel, e, receiver_.version_key) for e in events], 0
+        return [event_row(channel, e, known.version_key) for e in events], 0
     with database.reading() as session:  # some are for other accounts behind the same app
         return prepare_events(session, channel, events)
 
