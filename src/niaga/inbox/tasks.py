@@ -60,17 +60,9 @@ def read_receipt_job(tenant_id: str, message_id: str) -> None:
 
 def run_read_receipt(db, tenant_id: uuid.UUID, message_id: uuid.UUID) -> bool:
     """Send one read receipt with no transaction open; False when it cannot be sent (best effort)."""
-    with db.transaction() as session:
-        found = outbox.read_receipt_target(session, tenant_id, message_id)
-    if found is None:
-        return False
-    adapter, channel, secrets, provider_message_id = found
-    try:
-        adapter.mark_read(channel, secrets, provider_message_id)
-    except PermanentFailure as exc:  # e.g. the token was revoked: nothing to retry, the customer sees grey ticks
-        log.info("read receipt not sent: %s", exc.code or "refused")
-        return False
-    return True
+    return _best_effort(db, lambda session: outbox.read_receipt_target(session, tenant_id, message_id),
+                        lambda adapter, channel, secrets, provider_id: adapter.mark_read(channel, secrets, provider_id),
+                        "read receipt")
 
 
 @queue.task(retries=2, retry_delay=5)
@@ -81,15 +73,22 @@ def acknowledge_job(tenant_id: str, channel_id: str, provider_message_id: str) -
 
 def run_acknowledge(db, tenant_id: uuid.UUID, channel_id: uuid.UUID, provider_message_id: str) -> bool:
     """Send one acknowledgement with no transaction open; False when it cannot be sent (best effort)."""
+    return _best_effort(db, lambda session: outbox.channel_able_to(session, tenant_id, channel_id, "acknowledge"),
+                        lambda adapter, channel, secrets: adapter.acknowledge(channel, secrets, provider_message_id),
+                        "button press answer")
+
+
+def _best_effort(db, find, call, what: str) -> bool:  # noqa: ANN001
+    # Look up in a transaction, call the provider with none open. A refusal (a revoked token, an expired
+    # button press) is not retried: the customer's app has moved on. Temporary failures raise for the queue.
     with db.transaction() as session:
-        found = outbox.channel_able_to(session, tenant_id, channel_id, "acknowledge")
+        found = find(session)
     if found is None:
         return False
-    adapter, channel, secrets = found
     try:
-        adapter.acknowledge(channel, secrets, provider_message_id)
-    except PermanentFailure as exc:  # e.g. the press expired: the customer's app gave up waiting already
-        log.info("button press not acknowledged: %s", exc.code or "refused")
+        call(*found)
+    except PermanentFailure as exc:
+        log.info("%s not sent: %s", what, exc.code or "refused")
         return False
     return True
 
