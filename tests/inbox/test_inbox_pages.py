@@ -160,6 +160,26 @@ def test_assign_labels_and_status_from_the_page(client, session, tenant_a, inbox
     assert conversation.labels == ["tanya-stok"] and conversation.status == "resolved"
 
 
+def test_labels_show_in_their_colours_through_a_stylesheet_of_the_business(client, session, tenant_a, tenant_b,
+                                                                          settings, inbox):  # noqa: ANN001
+    conversations.create_label(session, tenant_a.principal(), "vip", "#1F7A4D")
+    conversations.create_label(session, tenant_a.principal(), "retur", "#ffd54f")
+    conversations.create_label(session, tenant_b.principal(), "rahasia-b", "#123456")
+    conversations.set_labels(session, tenant_a.principal(), inbox["conversation"], ["vip"])
+    session.commit()
+    page = client.get("/inbox")
+    assert '<link rel="stylesheet" href="/inbox/labels.css">' in page.text
+    assert 'class="ib-label" data-label="vip"' in page.text
+    assert "style=" not in page.text and "unsafe-inline" not in page.headers["content-security-policy"]
+    css = client.get("/inbox/labels.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert '.ib-label[data-label="vip"]{background:#1f7a4d;color:#ffffff}' in css.text  # light text on dark
+    assert '.ib-label[data-label="retur"]{background:#ffd54f;color:#1b1b1b}' in css.text  # dark text on light
+    assert "rahasia-b" not in css.text and "#123456" not in css.text  # another business's labels
+    client.cookies.clear()
+    assert client.get("/inbox/labels.css", follow_redirects=False).status_code in (302, 303, 401)
+
+
 def test_assigning_to_another_businesss_staff_is_refused(client, session, tenant_b, inbox):  # noqa: ANN001
     conversation = inbox["conversation"]
     resp = _post(client, f"/inbox/conversations/{conversation.id}/assign", {"assignee_id": str(tenant_b.owner.id)},

@@ -288,6 +288,18 @@ def delete_label(session: Session, principal: Principal, label_id: uuid.UUID) ->
                  target_id=label_id, details={"name": row.name})
 
 
+def label_stylesheet(labels: list[ConversationLabel]) -> str:
+    """CSS giving each label its colour (pages may not carry inline styles: the CSP allows only 'self')."""
+    rules = []
+    for label in labels:
+        if not LABEL_NAME.match(label.name) or not COLOR.match(label.color or ""):
+            continue  # names and colours are checked when saved; anything else never reaches the CSS
+        red, green, blue = (int(label.color[i:i + 2], 16) for i in (1, 3, 5))
+        text = "#1b1b1b" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "#ffffff"  # readable on it
+        rules.append(f'.ib-label[data-label="{label.name}"]{{background:{label.color};color:{text}}}')
+    return "\n".join(rules) + "\n"
+
+
 def set_labels(session: Session, principal: Principal, conversation: Conversation, names: list[Any]
                ) -> Conversation:
     """Give a conversation exactly these labels (each one the business has defined)."""

@@ -129,6 +129,13 @@ def inbox(request: Request, p: Principal = Depends(Require(Perm.INBOX_READ)),
     return _page(request, session, p, flt, errors=errors, status_code=422 if errors else 200)
 
 
+@router.get("/inbox/labels.css")
+def label_colours(p: Principal = Depends(Require(Perm.INBOX_READ)), session: Session = Depends(db)) -> Response:
+    """The business's label colours as a stylesheet (linked by the inbox pages)."""
+    css = conversations.label_stylesheet(conversations.list_labels(session, p.tenant_id))
+    return Response(css, media_type="text/css", headers={"Cache-Control": "private, no-cache"})
+
+
 @router.get("/inbox/conversations/{conversation_id}")
 def conversation_page(conversation_id: uuid.UUID, request: Request, p: Principal = Depends(Require(Perm.INBOX_READ)),
                       session: Session = Depends(db)) -> Response:
