@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py                  # 2,000 deliveries, each sent 3 times, 16 connections
     .venv/bin/python bench/ingest.py --deliveries 300 # a quick run
+    .venv/bin/python bench/ingest.py --engine postgresql  # the same against a throwaway PostgreSQL (OS binaries)
 
 What it does, all on this machine and on loopback only:
 1. a fresh data dir and master key, `niaga db upgrade`, one business with a WhatsApp channel (app secret,
@@ -166,27 +167,44 @@ def load(port: int, path: str, deliveries: int, connections: int) -> int:
 
 
 # -- the orchestrator -------------------------------------------------------------------------------------
-def _counts(db_path: Path) -> dict:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30) as conn:
-        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-        return {
-            "events": one("SELECT count(*) FROM inbound_events"),
-            "events_pending": one("SELECT count(*) FROM inbound_events WHERE status = 'pending'"),
-            "events_failed": one("SELECT count(*) FROM inbound_events WHERE status = 'failed'"),
-            "messages": one("SELECT count(*) FROM messages"),
-            "distinct_provider_ids": one("SELECT count(DISTINCT provider_message_id) FROM messages"),
-            "contacts": one("SELECT count(*) FROM contacts"),
-            "conversations": one("SELECT count(*) FROM conversations"),
-        }
+def _counts(url: str) -> dict:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return _count_rows(lambda sql: conn.exec_driver_sql(sql).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _count_rows(one) -> dict:  # noqa: ANN001
+    return {
+        "events": one("SELECT count(*) FROM inbound_events"),
+        "events_pending": one("SELECT count(*) FROM inbound_events WHERE status = 'pending'"),
+        "events_failed": one("SELECT count(*) FROM inbound_events WHERE status = 'failed'"),
+        "messages": one("SELECT count(*) FROM messages"),
+        "distinct_provider_ids": one("SELECT count(DISTINCT provider_message_id) FROM messages"),
+        "contacts": one("SELECT count(*) FROM contacts"),
+        "conversations": one("SELECT count(*) FROM conversations"),
+    }
 
 
 def run(args: argparse.Namespace) -> dict:
     from tests.ops.server import NIAGA, Niaga, random_master_key
 
     root = Path(tempfile.mkdtemp(prefix="niaga-ingest-"))
-    worker = None
+    worker = postgres = None
     try:
-        niaga = Niaga(root / "var", master_key=random_master_key())
+        settings = {"master_key": random_master_key()}
+        if args.engine == "postgresql":  # a throwaway server from the OS binaries, as the test suite starts it
+            from tests.support.pg import PostgresServer
+
+            postgres = PostgresServer().start()
+            settings["database_url"] = postgres.create_database("niaga_ingest")
+        niaga = Niaga(root / "var", **settings)
+        db_url = settings.get("database_url") or f"sqlite:///{niaga.data_dir / 'niaga.db'}"
         upgrade = niaga.cli("db", "upgrade")
         if upgrade.returncode != 0:
             raise RuntimeError(f"niaga db upgrade failed:\n{upgrade.stderr[-3000:]}")
@@ -208,12 +226,11 @@ def run(args: argparse.Namespace) -> dict:
             if loaded.returncode != 0:
                 raise RuntimeError(f"load process failed:\n{loaded.stderr[-3000:]}")
             figures = json.loads(loaded.stdout)
-            db_path = niaga.data_dir / "niaga.db"
             deadline = time.time() + args.drain_timeout
-            counts = _counts(db_path)
+            counts = _counts(db_url)
             while (counts["events_pending"] or counts["events"] < args.deliveries) and time.time() < deadline:
                 time.sleep(0.25)
-                counts = _counts(db_path)
+                counts = _counts(db_url)
             drained_at = time.time()
         finally:
             os.killpg(worker.pid, 2)
@@ -228,7 +245,7 @@ def run(args: argparse.Namespace) -> dict:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "sqlite": sqlite3.sqlite_version, "platform": platform.platform()},
             "server": {"command": f"niaga serve --workers {args.server_workers}; niaga worker --workers "
-                                  f"{args.worker_threads}", "engine": "sqlite", "queue": "sqlite (huey)"},
+                                  f"{args.worker_threads}", "engine": args.engine, "queue": "sqlite (huey)"},
             "load": {"deliveries": args.deliveries, "sends_per_delivery": 3, "connections": args.connections},
             "acknowledge": {"first_delivery": figures["round1"], "redeliveries": figures["redeliveries"],
                             "ping_reference": figures["ping"]},
@@ -245,6 +262,8 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         if worker is not None and worker.poll() is None:
             worker.kill()
+        if postgres is not None:
+            postgres.stop()
         if args.keep:
             print(f"bench: data dir kept in {root}", file=sys.stderr)
         else:
@@ -263,6 +282,8 @@ def main() -> int:
     parser.add_argument("--worker-threads", type=int, default=2)
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: a throwaway server from the OS binaries (NIAGA_DATABASE_URL for both processes)")
     args = parser.parse_args()
     if not 0 < args.deliveries <= 100_000 or not 0 < args.connections <= 256:
         parser.error("deliveries must be in (0, 100000] and connections in (0, 256]")
