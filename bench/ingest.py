@@ -174,21 +174,18 @@ def _counts(url: str) -> dict:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            return _count_rows(lambda sql: conn.exec_driver_sql(sql).scalar_one())
+            one = lambda sql: conn.exec_driver_sql(sql).scalar_one()  # noqa: E731
+            return {
+                "events": one("SELECT count(*) FROM inbound_events"),
+                "events_pending": one("SELECT count(*) FROM inbound_events WHERE status = 'pending'"),
+                "events_failed": one("SELECT count(*) FROM inbound_events WHERE status = 'failed'"),
+                "messages": one("SELECT count(*) FROM messages"),
+                "distinct_provider_ids": one("SELECT count(DISTINCT provider_message_id) FROM messages"),
+                "contacts": one("SELECT count(*) FROM contacts"),
+                "conversations": one("SELECT count(*) FROM conversations"),
+            }
     finally:
         engine.dispose()
-
-
-def _count_rows(one) -> dict:  # noqa: ANN001
-    return {
-        "events": one("SELECT count(*) FROM inbound_events"),
-        "events_pending": one("SELECT count(*) FROM inbound_events WHERE status = 'pending'"),
-        "events_failed": one("SELECT count(*) FROM inbound_events WHERE status = 'failed'"),
-        "messages": one("SELECT count(*) FROM messages"),
-        "distinct_provider_ids": one("SELECT count(DISTINCT provider_message_id) FROM messages"),
-        "contacts": one("SELECT count(*) FROM contacts"),
-        "conversations": one("SELECT count(*) FROM conversations"),
-    }
 
 
 def run(args: argparse.Namespace) -> dict:

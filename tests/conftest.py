@@ -88,6 +88,8 @@ class BoundDatabase(Database):
     def __init__(self, engine: Engine, connection: Connection) -> None:
         super().__init__(engine)
         self.connection = connection
+        # One connection serves every session, so there is no other writer to take turns with.
+        self._writer_lock = None
 
     def session(self) -> Session:
         return Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -97,18 +99,6 @@ class BoundDatabase(Database):
         session = self.session()
         try:
             yield session
-        finally:
-            session.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        session = self.session()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         finally:
             session.close()
 

@@ -88,12 +88,13 @@ def prepare_events(session: Session, channel: Channel, events: list[DeliveryEven
     """
     rows: list[dict] = []
     unrouted = 0
+    version_key = channel_secrets.payload_key(session, channel.tenant_id)  # siblings are of the same tenant
     for event in events:
         target = _sibling(session, channel, event.account_ref)
         if target is None:
             unrouted += 1
             continue
-        rows.append(event_row(target, event, channel_secrets.payload_key(session, target.tenant_id)))
+        rows.append(event_row(target, event, version_key))
     return rows, unrouted
 
 
